@@ -1,0 +1,1 @@
+//! weft-macros: procedural macros for Weft.

@@ -1,0 +1,1 @@
+//! weft-placement: the placement service (consistent-hash actor placement).

@@ -1,0 +1,529 @@
+//! One activation: the task that owns an actor instance and runs its turns one at a time.
+//!
+//! Life of an activation: created by the first call (the host inserts an `Active` slot and spawns
+//! [`run`]), `on_activate` as the first turn, call and timer turns until it is told to go (idle
+//! or shutdown), then: slot becomes `Deactivating` (new callers wait), timers stop, the mailbox
+//! closes, queued calls still run, `on_deactivate` runs, and the slot is removed — only then may
+//! a new activation of the same actor start. A panicking turn resets the instance to the last
+//! committed state.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use tokio::sync::mpsc::{self, error::TryRecvError};
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::context::{invalid_key, lock, Context};
+use super::mailbox::{DeactivateReason, Mailbox, TimerFire};
+use super::{
+    Actor, ActorId, ActorKey, Call, CallEnvelope, CallOrigin, Envelope, Slot, Timer, TypeEntry,
+};
+use crate::error::{Error, ErrorKind};
+use crate::host::HostHandle;
+use crate::state::{Condition, Operation, StateKey};
+
+/// A committed value of one state key, as this activation last saw it in the store.
+#[derive(Debug, Clone)]
+pub(crate) struct Cached {
+    pub(crate) value: Option<Bytes>,
+    pub(crate) etag: Option<crate::state::ETag>,
+}
+
+#[derive(Debug)]
+struct TimerEntry {
+    generation: u64,
+    callback: std::borrow::Cow<'static, str>,
+    data: Bytes,
+    periodic: bool,
+    abort: AbortHandle,
+}
+
+/// What an activation shares with its turns' contexts.
+#[derive(Debug)]
+pub(crate) struct Activation {
+    pub(crate) key: ActorKey,
+    pub(crate) host: HostHandle,
+    pub(crate) ty: Arc<TypeEntry>,
+    pub(crate) mailbox: Arc<Mailbox>,
+    /// Committed state by key name; the source of ETags for the next commit.
+    pub(crate) committed: Mutex<HashMap<String, Cached>>,
+    /// Serialises commits (nested reentrant turns may finish while another commits).
+    commit_lock: tokio::sync::Mutex<()>,
+    timers: Mutex<HashMap<String, TimerEntry>>,
+    timer_generation: AtomicU64,
+    /// Set when a turn panicked or a commit failed: the instance may not match committed state.
+    needs_reset: AtomicBool,
+    weak_tx: mpsc::WeakSender<Envelope>,
+}
+
+impl Activation {
+    pub(crate) fn new(
+        key: ActorKey,
+        host: HostHandle,
+        ty: Arc<TypeEntry>,
+        mailbox: Arc<Mailbox>,
+    ) -> Self {
+        let weak_tx = mailbox.tx.downgrade();
+        Self {
+            key,
+            host,
+            ty,
+            mailbox,
+            committed: Mutex::new(HashMap::new()),
+            commit_lock: tokio::sync::Mutex::new(()),
+            timers: Mutex::new(HashMap::new()),
+            timer_generation: AtomicU64::new(0),
+            needs_reset: AtomicBool::new(false),
+            weak_tx,
+        }
+    }
+
+    pub(crate) fn state_key(&self, name: &str) -> StateKey {
+        StateKey::actor(
+            &self.host.config().app_id,
+            self.key.actor_type.as_str(),
+            self.key.id.as_str(),
+            name,
+        )
+    }
+
+    pub(crate) fn register_timer(&self, timer: Timer) -> Result<(), Error> {
+        if timer.name.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "timer name must be non-empty",
+            ));
+        }
+        if timer.period.is_some_and(|p| p.is_zero()) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("timer {:?}: period must be greater than zero", timer.name),
+            ));
+        }
+        let generation = self.timer_generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let tx = self.weak_tx.clone();
+        let name = timer.name.clone();
+        let (due, period) = (timer.due, timer.period);
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(due).await;
+            loop {
+                let Some(tx) = tx.upgrade() else { return };
+                let fire = TimerFire {
+                    name: name.clone(),
+                    generation,
+                };
+                if tx.send(Envelope::Timer(fire)).await.is_err() {
+                    return;
+                }
+                drop(tx);
+                match period {
+                    Some(p) => tokio::time::sleep(p).await,
+                    None => return,
+                }
+            }
+        });
+        let entry = TimerEntry {
+            generation,
+            callback: timer.callback,
+            data: timer.data,
+            periodic: period.is_some(),
+            abort: task.abort_handle(),
+        };
+        if let Some(old) = lock(&self.timers).insert(timer.name, entry) {
+            old.abort.abort();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn unregister_timer(&self, name: &str) -> bool {
+        match lock(&self.timers).remove(name) {
+            Some(t) => {
+                t.abort.abort();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn timer_names(&self) -> Vec<String> {
+        lock(&self.timers).keys().cloned().collect()
+    }
+
+    fn cancel_timers(&self) {
+        for (_, t) in lock(&self.timers).drain() {
+            t.abort.abort();
+        }
+    }
+
+    /// The callback and data of a timer firing, or None when the firing is stale.
+    fn take_timer_fire(&self, fire: &TimerFire) -> Option<(std::borrow::Cow<'static, str>, Bytes)> {
+        let mut timers = lock(&self.timers);
+        let entry = timers.get(&fire.name)?;
+        if entry.generation != fire.generation {
+            return None;
+        }
+        let out = (entry.callback.clone(), entry.data.clone());
+        if !entry.periodic {
+            timers.remove(&fire.name);
+        }
+        Some(out)
+    }
+
+    fn touch(&self) {
+        self.mailbox.touch(self.host.now_ms());
+    }
+
+    fn is_idle(&self) -> bool {
+        let idle_ms = self.mailbox.idle_ms(self.host.now_ms());
+        u128::from(idle_ms) >= self.ty.config.idle_timeout.as_millis()
+    }
+
+    /// Commits a turn's pending changes in one transaction, conditional on the ETags this
+    /// activation last saw. On failure nothing is committed and the affected keys are dropped
+    /// from the cache, so the next read sees the store.
+    async fn commit(&self, ctx: &Context) -> Result<(), Error> {
+        let pending = ctx.take_pending();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        // Sorted, so a transaction's key order is deterministic.
+        let pending: BTreeMap<String, Option<Bytes>> = pending.into_iter().collect();
+        if let Some(bad) = pending.keys().find(|k| k.is_empty()) {
+            return Err(invalid_key(bad));
+        }
+        let _serial = self.commit_lock.lock().await;
+        let store = self.host.store();
+        // Keys this activation never read: learn their ETags first.
+        let unknown: Vec<&String> = {
+            let committed = lock(&self.committed);
+            pending
+                .keys()
+                .filter(|k| !committed.contains_key(*k))
+                .collect()
+        };
+        if !unknown.is_empty() {
+            let keys: Vec<StateKey> = unknown.iter().map(|k| self.state_key(k)).collect();
+            let found = store.bulk_get(&keys).await?;
+            let mut committed = lock(&self.committed);
+            for (name, v) in unknown.into_iter().zip(found) {
+                committed.entry(name.clone()).or_insert(Cached {
+                    etag: v.as_ref().map(|v| v.etag),
+                    value: v.map(|v| v.value),
+                });
+            }
+        }
+        let ops: Vec<Operation> = {
+            let committed = lock(&self.committed);
+            pending
+                .iter()
+                .map(|(name, value)| {
+                    let condition = Condition::from_seen(committed.get(name).and_then(|c| c.etag));
+                    let key = self.state_key(name);
+                    match value {
+                        Some(v) => Operation::Set {
+                            key,
+                            value: v.clone(),
+                            condition,
+                        },
+                        None => Operation::Delete { key, condition },
+                    }
+                })
+                .collect()
+        };
+        match store.transact(ops).await {
+            Ok(etags) => {
+                let mut committed = lock(&self.committed);
+                for ((name, value), etag) in pending.into_iter().zip(etags) {
+                    committed.insert(name, Cached { value, etag });
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let mut committed = lock(&self.committed);
+                for name in pending.keys() {
+                    committed.remove(name);
+                }
+                drop(committed);
+                self.needs_reset.store(true, Ordering::Release);
+                Err(Error::from(e))
+            }
+        }
+    }
+}
+
+/// Handed to a new activation's task.
+#[derive(Debug)]
+pub(crate) struct ActivationStart {
+    pub(crate) activation: Arc<Activation>,
+    pub(crate) rx: mpsc::Receiver<Envelope>,
+    pub(crate) reentrant_rx: mpsc::UnboundedReceiver<CallEnvelope>,
+}
+
+type Factory<A> = Arc<dyn Fn(&ActorId) -> A + Send + Sync>;
+
+/// The activation task.
+pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
+    let ActivationStart {
+        activation: act,
+        mut rx,
+        mut reentrant_rx,
+    } = start;
+    let mut actor = Arc::new(factory(&act.key.id));
+    if let Err(e) = activate(&*actor, &act).await {
+        fail_activation(&act, rx, reentrant_rx, e).await;
+        return;
+    }
+    let reason = loop {
+        let envelope = tokio::select! {
+            biased;
+            Some(call) = reentrant_rx.recv() => Envelope::Call(call),
+            m = rx.recv() => match m {
+                Some(m) => m,
+                // Unreachable while our slot holds a sender; treat as a shutdown.
+                None => break DeactivateReason::Shutdown,
+            },
+        };
+        match envelope {
+            Envelope::Call(call) => {
+                serve_call(&*actor, &act, call, &mut reentrant_rx).await;
+                act.touch();
+            }
+            Envelope::Timer(fire) => serve_timer(&*actor, &act, &fire).await,
+            Envelope::Deactivate(DeactivateReason::Idle) if !act.is_idle() => continue,
+            Envelope::Deactivate(reason) => break reason,
+        }
+        if act.needs_reset.swap(false, Ordering::AcqRel) {
+            // The instance may hold changes that were never committed: start it afresh from
+            // the committed state, as a new activation would.
+            act.cancel_timers();
+            actor = Arc::new(factory(&act.key.id));
+            if let Err(e) = activate(&*actor, &act).await {
+                tracing::warn!(actor = %act.key, error = %e, "re-activation after a failed turn failed");
+                fail_activation(&act, rx, reentrant_rx, e).await;
+                return;
+            }
+        }
+    };
+    deactivate(&*actor, &act, rx, reentrant_rx, reason).await;
+}
+
+async fn activate<A: Actor>(actor: &A, act: &Arc<Activation>) -> Result<(), Error> {
+    let deadline = Instant::now() + act.host.config().call_timeout;
+    let ctx = Context::new(Arc::clone(act), None, deadline);
+    let span = tracing::debug_span!("actor.activate", actor.type = %act.key.actor_type, actor.id = %act.key.id);
+    execute(
+        act,
+        &ctx,
+        actor.on_activate(&ctx).map(|r| r.map(|()| Bytes::new())),
+    )
+    .instrument(span)
+    .await
+    .map(drop)
+}
+
+/// Runs one call turn; with reentrancy on, also serves calls of the same chain that re-enter
+/// while it waits.
+async fn serve_call<A: Actor>(
+    actor: &A,
+    act: &Arc<Activation>,
+    call: CallEnvelope,
+    reentrant_rx: &mut mpsc::UnboundedReceiver<CallEnvelope>,
+) {
+    if !act.ty.config.reentrancy.enabled {
+        return call_turn(actor, act, call).await;
+    }
+    let outer = call_turn(actor, act, call);
+    tokio::pin!(outer);
+    let mut nested = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut outer => break,
+            Some(()) = nested.next(), if !nested.is_empty() => {}
+            Some(c) = reentrant_rx.recv() => nested.push(call_turn(actor, act, c)),
+        }
+    }
+    while nested.next().await.is_some() {}
+}
+
+async fn call_turn<A: Actor>(actor: &A, act: &Arc<Activation>, call: CallEnvelope) {
+    let CallEnvelope {
+        method,
+        payload,
+        deadline,
+        chain,
+        reply,
+    } = call;
+    if reply.is_closed() {
+        return; // The caller stopped waiting (deadline or cancellation): nobody wants this turn.
+    }
+    if Instant::now() >= deadline {
+        let _ = reply.send(Err(Error::deadline(format!(
+            "call to {}.{method} waited past its deadline for the actor's turn",
+            act.key
+        ))));
+        return;
+    }
+    let span = tracing::info_span!("actor.turn", actor.type = %act.key.actor_type,
+        actor.id = %act.key.id, method = %method, outcome = tracing::field::Empty);
+    let ctx = Context::new(Arc::clone(act), chain, deadline);
+    let result = execute(
+        act,
+        &ctx,
+        actor.handle(&ctx, Call::new(method, payload, CallOrigin::Call)),
+    )
+    .instrument(span.clone())
+    .await;
+    span.record("outcome", outcome(&result));
+    let _ = reply.send(result);
+}
+
+async fn serve_timer<A: Actor>(actor: &A, act: &Arc<Activation>, fire: &TimerFire) {
+    let Some((callback, data)) = act.take_timer_fire(fire) else {
+        return;
+    };
+    let deadline = Instant::now() + act.host.config().call_timeout;
+    let span = tracing::info_span!("actor.timer", actor.type = %act.key.actor_type,
+        actor.id = %act.key.id, timer = %fire.name, method = %callback, outcome = tracing::field::Empty);
+    let ctx = Context::new(Arc::clone(act), None, deadline);
+    let call = Call::new(callback, data, CallOrigin::Timer(fire.name.clone()));
+    let result = execute(act, &ctx, actor.handle(&ctx, call))
+        .instrument(span.clone())
+        .await;
+    span.record("outcome", outcome(&result));
+    if let Err(e) = result {
+        tracing::warn!(parent: &span, error = %e, "timer callback failed");
+    }
+}
+
+/// Runs a turn body, catching panics, and commits its state changes if it succeeded.
+async fn execute(
+    act: &Activation,
+    ctx: &Context,
+    body: impl Future<Output = Result<Bytes, Error>>,
+) -> Result<Bytes, Error> {
+    match AssertUnwindSafe(body).catch_unwind().await {
+        Ok(Ok(value)) => {
+            act.commit(ctx).await?;
+            Ok(value)
+        }
+        // Pending changes die with the context: nothing is committed.
+        Ok(Err(e)) => Err(e),
+        Err(panic) => {
+            act.needs_reset.store(true, Ordering::Release);
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic payload".to_owned());
+            tracing::error!(actor = %act.key, panic = %what, "actor turn panicked");
+            Err(Error::new(
+                ErrorKind::ActorFailed,
+                format!(
+                    "turn of {} panicked ({what}); its changes were discarded and the actor \
+                     restarts from its last committed state",
+                    act.key
+                ),
+            ))
+        }
+    }
+}
+
+fn outcome(result: &Result<Bytes, Error>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(e) if e.kind() == ErrorKind::ActorFailed => "actor_error",
+        Err(_) => "error",
+    }
+}
+
+/// Ends an activation cleanly: see the module docs for the order of steps.
+async fn deactivate<A: Actor>(
+    actor: &A,
+    act: &Arc<Activation>,
+    mut rx: mpsc::Receiver<Envelope>,
+    mut reentrant_rx: mpsc::UnboundedReceiver<CallEnvelope>,
+    reason: DeactivateReason,
+) {
+    let (done_tx, done_rx) = watch::channel(());
+    if let Some(mut slot) = act.ty.table.get_mut(act.key.id.as_str()) {
+        if slot.is_mailbox(&act.mailbox) {
+            *slot = Slot::Deactivating(done_rx.clone());
+        }
+    }
+    act.cancel_timers();
+    rx.close();
+    reentrant_rx.close();
+    // Calls queued before the close still get their turn, in order.
+    loop {
+        let next = match reentrant_rx.try_recv() {
+            Ok(call) => Some(call),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => match rx.recv().await {
+                Some(Envelope::Call(call)) => Some(call),
+                Some(Envelope::Timer(_) | Envelope::Deactivate(_)) => continue,
+                None => None,
+            },
+        };
+        match next {
+            Some(call) => serve_call(actor, act, call, &mut reentrant_rx).await,
+            None => break,
+        }
+    }
+    let deadline = Instant::now() + act.host.config().call_timeout;
+    let ctx = Context::new(Arc::clone(act), None, deadline);
+    let span = tracing::debug_span!("actor.deactivate", actor.type = %act.key.actor_type,
+        actor.id = %act.key.id, reason = ?reason);
+    let result = execute(
+        act,
+        &ctx,
+        actor.on_deactivate(&ctx).map(|r| r.map(|()| Bytes::new())),
+    )
+    .instrument(span)
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(actor = %act.key, error = %e, "on_deactivate failed; deactivating anyway");
+    }
+    act.ty.table.remove_if(
+        act.key.id.as_str(),
+        |_, slot| matches!(slot, Slot::Deactivating(w) if w.same_channel(&done_rx)),
+    );
+    drop(done_tx);
+}
+
+/// The activation could not start: its slot goes, and every queued call gets the reason.
+async fn fail_activation(
+    act: &Arc<Activation>,
+    mut rx: mpsc::Receiver<Envelope>,
+    mut reentrant_rx: mpsc::UnboundedReceiver<CallEnvelope>,
+    error: Error,
+) {
+    act.cancel_timers();
+    act.ty
+        .table
+        .remove_if(act.key.id.as_str(), |_, slot| slot.is_mailbox(&act.mailbox));
+    rx.close();
+    reentrant_rx.close();
+    let message = format!("activation of {} failed: {}", act.key, error.message());
+    let fail = |call: CallEnvelope| {
+        let _ = call
+            .reply
+            .send(Err(Error::new(error.kind(), message.clone())));
+    };
+    while let Ok(call) = reentrant_rx.try_recv() {
+        fail(call);
+    }
+    while let Some(envelope) = rx.recv().await {
+        if let Envelope::Call(call) = envelope {
+            fail(call);
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The [`Context`] a turn runs with: identity, host handle, state, timers, outgoing calls.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::activation::{Activation, Cached};
+use super::timer::Timer;
+use super::{ActorId, ActorKey, ActorType, CallChain};
+use crate::error::{Error, ErrorKind};
+use crate::host::HostHandle;
+use crate::state::StateKey;
+
+/// What one turn sees of its actor and host.
+///
+/// A `Context` lives for one turn. State changes made through [`Context::state`] are pending
+/// until the turn returns `Ok`; then the host commits them in one store transaction.
+pub struct Context {
+    activation: Arc<Activation>,
+    chain: Option<CallChain>,
+    deadline: Instant,
+    pending: Mutex<HashMap<String, Option<Bytes>>>,
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("actor", &self.activation.key)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    pub(crate) fn new(
+        activation: Arc<Activation>,
+        chain: Option<CallChain>,
+        deadline: Instant,
+    ) -> Self {
+        Self {
+            activation,
+            chain,
+            deadline,
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// This actor's id.
+    pub fn id(&self) -> &ActorId {
+        &self.activation.key.id
+    }
+
+    /// This actor's type.
+    pub fn actor_type(&self) -> &ActorType {
+        &self.activation.key.actor_type
+    }
+
+    /// This actor's type and id.
+    pub fn key(&self) -> &ActorKey {
+        &self.activation.key
+    }
+
+    /// The host this actor runs on, for calls that should not belong to this turn's call chain.
+    pub fn host(&self) -> &HostHandle {
+        &self.activation.host
+    }
+
+    /// When the call that started this turn stops waiting for it.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// The id of the call chain this turn belongs to, if it was called by another actor's turn.
+    /// Every hop of one chain carries the same id (Dapr's reentrancy id).
+    pub fn call_chain_id(&self) -> Option<u64> {
+        self.chain.as_ref().map(CallChain::id)
+    }
+
+    /// The actor's durable state, as seen by this turn.
+    pub fn state(&self) -> ActorState<'_> {
+        ActorState { ctx: self }
+    }
+
+    /// Calls `method` of another actor (or this one, when reentrancy allows) as part of this
+    /// turn's call chain. The call inherits this turn's deadline, capped by the host's default
+    /// call timeout.
+    ///
+    /// # Errors
+    /// As [`HostHandle::call`]; in addition [`ErrorKind::Reentrancy`] when the call would come
+    /// back to an actor waiting in this chain and its type does not allow reentrancy.
+    pub async fn call(
+        &self,
+        actor_type: &str,
+        id: &str,
+        method: impl Into<Cow<'static, str>>,
+        payload: Bytes,
+    ) -> Result<Bytes, Error> {
+        let chain = CallChain::extend(self.chain.as_ref(), &self.activation.key);
+        let host = &self.activation.host;
+        let deadline = self
+            .deadline
+            .min(Instant::now() + host.config().call_timeout);
+        host.invoke(
+            actor_type,
+            id,
+            method.into(),
+            payload,
+            deadline,
+            Some(chain),
+        )
+        .await
+    }
+
+    /// Registers (or replaces) a timer of this activation. Timers fire as turns while the actor
+    /// is active; they are not persisted and do not keep the actor from being deactivated.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] when the name is empty.
+    pub fn register_timer(&self, timer: Timer) -> Result<(), Error> {
+        self.activation.register_timer(timer)
+    }
+
+    /// Removes a timer. Returns whether it existed.
+    pub fn unregister_timer(&self, name: &str) -> bool {
+        self.activation.unregister_timer(name)
+    }
+
+    /// The names of this activation's timers.
+    pub fn timer_names(&self) -> Vec<String> {
+        self.activation.timer_names()
+    }
+
+    pub(crate) fn take_pending(&self) -> HashMap<String, Option<Bytes>> {
+        std::mem::take(&mut *lock(&self.pending))
+    }
+}
+
+/// The actor's key/value state as one turn sees it: this turn's pending changes over the
+/// activation's committed cache over the store.
+///
+/// Keys are short names (`"items"`); the store key is `app||type||id||name`.
+#[derive(Debug, Clone, Copy)]
+pub struct ActorState<'a> {
+    ctx: &'a Context,
+}
+
+impl ActorState<'_> {
+    /// Reads a key: this turn's own change if any, else the committed value (loaded from the
+    /// store on first use and cached for the activation's lifetime).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Store`] when the store fails.
+    pub async fn get(&self, key: &str) -> Result<Option<Bytes>, Error> {
+        if let Some(v) = lock(&self.ctx.pending).get(key) {
+            return Ok(v.clone());
+        }
+        let act = &self.ctx.activation;
+        if let Some(c) = lock(&act.committed).get(key) {
+            return Ok(c.value.clone());
+        }
+        let loaded = act.host.store().get(&act.state_key(key)).await?;
+        let mut committed = lock(&act.committed);
+        // A commit of this activation may have cached a newer value while we were loading.
+        let entry = committed
+            .entry(key.to_owned())
+            .or_insert_with(|| match loaded {
+                Some(v) => Cached {
+                    value: Some(v.value),
+                    etag: Some(v.etag),
+                },
+                None => Cached {
+                    value: None,
+                    etag: None,
+                },
+            });
+        Ok(entry.value.clone())
+    }
+
+    /// Whether a key has a value.
+    ///
+    /// # Errors
+    /// As [`ActorState::get`].
+    pub async fn contains(&self, key: &str) -> Result<bool, Error> {
+        Ok(self.get(key).await?.is_some())
+    }
+
+    /// Sets a key; committed when the turn succeeds.
+    ///
+    /// # Panics
+    /// Never; an empty key is rejected when the turn commits.
+    pub fn set(&self, key: impl Into<String>, value: Bytes) {
+        lock(&self.ctx.pending).insert(key.into(), Some(value));
+    }
+
+    /// Removes a key; committed when the turn succeeds.
+    pub fn delete(&self, key: impl Into<String>) {
+        lock(&self.ctx.pending).insert(key.into(), None);
+    }
+
+    /// Whether this turn has uncommitted changes.
+    pub fn has_changes(&self) -> bool {
+        !lock(&self.ctx.pending).is_empty()
+    }
+
+    /// The store key of a state key of this actor.
+    pub fn store_key(&self, key: &str) -> StateKey {
+        self.ctx.activation.state_key(key)
+    }
+}
+
+/// Locks a std mutex, recovering the data if a panicking thread poisoned it: every critical
+/// section in this module leaves its data consistent before it can panic.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub(crate) fn invalid_key(key: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidArgument,
+        format!("state key {key:?} is invalid: keys must be non-empty"),
+    )
+}

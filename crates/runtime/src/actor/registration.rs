@@ -1,0 +1,126 @@
+//! Registering actor types with a host.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use futures::future::BoxFuture;
+
+use super::activation::{self, ActivationStart};
+use super::{Actor, ActorId, ActorType, Slot};
+use crate::config::{ActorTypeConfig, EffectiveTypeConfig, HostConfig, Reentrancy};
+use crate::error::Error;
+
+type Spawner = Arc<dyn Fn(ActivationStart) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// An actor type to register with a host: its name, how to create an instance, and its
+/// settings (which default to the host's).
+///
+/// # Examples
+/// ```
+/// use bytes::Bytes;
+/// use weft_runtime::{Actor, ActorRegistration, Call, Context, Error};
+///
+/// struct Echo;
+/// impl Actor for Echo {
+///     async fn handle(&self, _ctx: &Context, call: Call) -> Result<Bytes, Error> {
+///         Ok(call.into_payload())
+///     }
+/// }
+/// let reg = ActorRegistration::new("echo", |_id| Echo);
+/// assert_eq!(reg.actor_type().as_str(), "echo");
+/// ```
+pub struct ActorRegistration {
+    actor_type: ActorType,
+    config: ActorTypeConfig,
+    spawner: Spawner,
+}
+
+impl fmt::Debug for ActorRegistration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActorRegistration")
+            .field("actor_type", &self.actor_type)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ActorRegistration {
+    /// Registers type `actor_type`, whose instances `factory` creates from their id.
+    pub fn new<A, F>(actor_type: impl Into<ActorType>, factory: F) -> Self
+    where
+        A: Actor,
+        F: Fn(&ActorId) -> A + Send + Sync + 'static,
+    {
+        let factory: Arc<dyn Fn(&ActorId) -> A + Send + Sync> = Arc::new(factory);
+        let spawner: Spawner = Arc::new(move |start| {
+            let factory = Arc::clone(&factory);
+            Box::pin(activation::run::<A>(factory, start))
+        });
+        Self {
+            actor_type: actor_type.into(),
+            config: ActorTypeConfig::default(),
+            spawner,
+        }
+    }
+
+    /// The type's name.
+    pub fn actor_type(&self) -> &ActorType {
+        &self.actor_type
+    }
+
+    /// Idle time after which an actor of this type is deactivated. Default: the host's.
+    pub fn idle_timeout(mut self, idle_timeout: Duration) -> Self {
+        self.config.idle_timeout = Some(idle_timeout);
+        self
+    }
+
+    /// How often this type's idle actors are looked for. Default: the host's.
+    pub fn scan_interval(mut self, scan_interval: Duration) -> Self {
+        self.config.scan_interval = Some(scan_interval);
+        self
+    }
+
+    /// Reentrancy of this type. Default: the host's (off).
+    pub fn reentrancy(mut self, reentrancy: Reentrancy) -> Self {
+        self.config.reentrancy = Some(reentrancy);
+        self
+    }
+
+    pub(crate) fn into_entry(self, host: &HostConfig) -> Result<TypeEntry, Error> {
+        if self.actor_type.as_str().is_empty() || self.actor_type.as_str().contains("||") {
+            return Err(Error::new(
+                crate::ErrorKind::InvalidArgument,
+                format!(
+                    "actor type {:?} is invalid: must be non-empty and must not contain `||`",
+                    self.actor_type.as_str()
+                ),
+            ));
+        }
+        Ok(TypeEntry {
+            config: self.config.resolve(host)?,
+            name: self.actor_type,
+            table: DashMap::new(),
+            spawner: self.spawner,
+        })
+    }
+}
+
+/// A registered actor type on a running host: settings and the table of its activations.
+pub(crate) struct TypeEntry {
+    pub(crate) name: ActorType,
+    pub(crate) config: EffectiveTypeConfig,
+    pub(crate) table: DashMap<ActorId, Slot>,
+    pub(crate) spawner: Spawner,
+}
+
+impl fmt::Debug for TypeEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TypeEntry")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .field("activations", &self.table.len())
+            .finish_non_exhaustive()
+    }
+}

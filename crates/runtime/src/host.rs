@@ -1,0 +1,603 @@
+//! The [`Host`]: registered actor types, their activations, the state store, and the call path.
+//!
+//! A call (`HostHandle::call`) finds the type's activation table, then the actor's slot:
+//! `Active` → the call goes into its mailbox; absent → a new activation is inserted and spawned
+//! first; `Deactivating` → the call waits until the old activation is fully gone, so an actor is
+//! never active twice on one host. The whole path, including the wait for the actor's turn, is
+//! bounded by the call's deadline.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use dashmap::mapref::entry::Entry;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
+
+use crate::actor::activation::{Activation, ActivationStart};
+use crate::actor::mailbox::{DeactivateReason, Mailbox};
+use crate::actor::{
+    ActorId, ActorKey, ActorRegistration, ActorType, CallChain, CallEnvelope, Envelope, Slot,
+    TypeEntry,
+};
+use crate::config::{HostConfig, Reentrancy};
+use crate::error::{Error, ErrorKind};
+use crate::state::StateStore;
+
+/// Builds a [`Host`]. Every setting has a default; a state store is required.
+///
+/// # Examples
+/// ```
+/// use bytes::Bytes;
+/// use weft_runtime::{Actor, ActorRegistration, Call, Context, Error, Host, MemoryStore};
+///
+/// struct Echo;
+/// impl Actor for Echo {
+///     async fn handle(&self, _ctx: &Context, call: Call) -> Result<Bytes, Error> {
+///         Ok(call.into_payload())
+///     }
+/// }
+///
+/// # #[tokio::main] async fn main() -> Result<(), Error> {
+/// let host = Host::builder()
+///     .store(MemoryStore::new())
+///     .register(ActorRegistration::new("echo", |_id| Echo))
+///     .start()?;
+/// let reply = host.handle().call("echo", "e1", "say", Bytes::from_static(b"hi")).await?;
+/// assert_eq!(&reply[..], b"hi");
+/// host.shutdown().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Default)]
+pub struct HostBuilder {
+    config: HostConfig,
+    store: Option<Arc<dyn StateStore>>,
+    registrations: Vec<ActorRegistration>,
+}
+
+impl HostBuilder {
+    /// The app id; the first part of every state key. Default: `"weft"`.
+    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.config.app_id = app_id.into();
+        self
+    }
+
+    /// The state store. Required: `SledStore` is the embedded default, `MemoryStore` for tests.
+    pub fn store(mut self, store: impl StateStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// A state store already shared with other components.
+    pub fn shared_store(mut self, store: Arc<dyn StateStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Idle time before an actor is deactivated. Default: 60 min.
+    pub fn idle_timeout(mut self, idle_timeout: Duration) -> Self {
+        self.config.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// How often idle actors are looked for. Default: 30 s.
+    pub fn scan_interval(mut self, scan_interval: Duration) -> Self {
+        self.config.scan_interval = scan_interval;
+        self
+    }
+
+    /// Deadline of calls that set none. Default: 60 s.
+    pub fn call_timeout(mut self, call_timeout: Duration) -> Self {
+        self.config.call_timeout = call_timeout;
+        self
+    }
+
+    /// Capacity of each actor's mailbox. Default: 1024.
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.config.mailbox_capacity = capacity;
+        self
+    }
+
+    /// Reentrancy of actor types that set none. Default: off.
+    pub fn reentrancy(mut self, reentrancy: Reentrancy) -> Self {
+        self.config.reentrancy = reentrancy;
+        self
+    }
+
+    /// How long [`Host::shutdown`] waits for activations to finish. Default: 30 s.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// All settings at once.
+    pub fn config(mut self, config: HostConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Registers an actor type.
+    pub fn register(mut self, registration: ActorRegistration) -> Self {
+        self.registrations.push(registration);
+        self
+    }
+
+    /// Validates the settings and starts the host (its idle scanners). Must be called inside a
+    /// tokio runtime.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] for an invalid setting, a missing store, or an actor type
+    /// registered twice.
+    pub fn start(self) -> Result<Host, Error> {
+        self.config.validate()?;
+        let store = self.store.ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                "no state store configured: call .store(SledStore::open(dir)?) or \
+                 .store(MemoryStore::new()) on the host builder",
+            )
+        })?;
+        let mut types = HashMap::new();
+        for registration in self.registrations {
+            let entry = registration.into_entry(&self.config)?;
+            let name = entry.name.clone();
+            if types.insert(name.clone(), Arc::new(entry)).is_some() {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("actor type `{name}` is registered twice"),
+                ));
+            }
+        }
+        let inner = Arc::new(HostInner {
+            config: self.config,
+            store,
+            types,
+            epoch: Instant::now(),
+            tracker: TaskTracker::new(),
+            shutting_down: AtomicBool::new(false),
+        });
+        let handle = HostHandle { inner };
+        let scanners = handle
+            .inner
+            .types
+            .values()
+            .map(|ty| tokio::spawn(scan_idle(handle.clone(), Arc::clone(ty))))
+            .collect();
+        tracing::info!(app_id = %handle.inner.config.app_id,
+            types = ?handle.inner.types.keys().collect::<Vec<_>>(), "host started");
+        Ok(Host { handle, scanners })
+    }
+}
+
+/// A running host: its actor types and their activations.
+///
+/// Dropping a `Host` stops its idle scanners but not running activations; call
+/// [`Host::shutdown`] to end it gracefully.
+#[derive(Debug)]
+pub struct Host {
+    handle: HostHandle,
+    scanners: Vec<JoinHandle<()>>,
+}
+
+impl Host {
+    /// A new builder.
+    pub fn builder() -> HostBuilder {
+        HostBuilder::default()
+    }
+
+    /// A cheap, cloneable handle for calling actors.
+    pub fn handle(&self) -> HostHandle {
+        self.handle.clone()
+    }
+
+    /// Shuts down gracefully: no new calls are taken; every activation finishes its running and
+    /// queued turns, runs `on_deactivate` and commits; then the store is flushed.
+    ///
+    /// # Errors
+    /// [`ErrorKind::DeadlineExceeded`] when activations did not finish within the shutdown
+    /// timeout; [`ErrorKind::Store`] when the final flush fails.
+    pub async fn shutdown(mut self) -> Result<(), Error> {
+        let inner = Arc::clone(&self.handle.inner);
+        inner.shutting_down.store(true, Ordering::SeqCst);
+        for scanner in self.scanners.drain(..) {
+            scanner.abort();
+        }
+        let deadline = Instant::now() + inner.config.shutdown_timeout;
+        let mailboxes: Vec<Arc<Mailbox>> = inner
+            .types
+            .values()
+            .flat_map(|ty| {
+                ty.table
+                    .iter()
+                    .filter_map(|slot| match slot.value() {
+                        Slot::Active(m) => Some(Arc::clone(m)),
+                        Slot::Deactivating(_) => None,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let count = mailboxes.len();
+        let ask = async {
+            for mailbox in mailboxes {
+                let _ = mailbox
+                    .tx
+                    .send(Envelope::Deactivate(DeactivateReason::Shutdown))
+                    .await;
+            }
+            inner.tracker.close();
+            inner.tracker.wait().await;
+        };
+        if tokio::time::timeout_at(deadline, ask).await.is_err() {
+            return Err(Error::deadline(format!(
+                "shutdown: activations still running after {:?} (of {count} asked to stop)",
+                inner.config.shutdown_timeout
+            )));
+        }
+        inner.store.flush().await?;
+        tracing::info!(deactivated = count, "host shut down");
+        Ok(())
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        for scanner in &self.scanners {
+            scanner.abort();
+        }
+    }
+}
+
+/// A cheap, cloneable handle to a running host, for calling actors.
+#[derive(Clone)]
+pub struct HostHandle {
+    inner: Arc<HostInner>,
+}
+
+struct HostInner {
+    config: HostConfig,
+    store: Arc<dyn StateStore>,
+    types: HashMap<ActorType, Arc<TypeEntry>>,
+    epoch: Instant,
+    tracker: TaskTracker,
+    shutting_down: AtomicBool,
+}
+
+impl fmt::Debug for HostHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostHandle")
+            .field("app_id", &self.inner.config.app_id)
+            .field("types", &self.inner.types.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What to do after one look at an actor's slot.
+enum Step {
+    Sent,
+    WaitForRoom(Arc<Mailbox>, CallEnvelope),
+    WaitForDeactivation(watch::Receiver<()>, CallEnvelope),
+    Stale(Arc<Mailbox>, CallEnvelope),
+    Activate(CallEnvelope),
+}
+
+impl HostHandle {
+    /// Calls `method` of actor `actor_type`/`id` with an encoded payload, activating the actor if
+    /// needed, and waits for the reply until the host's default call timeout.
+    ///
+    /// # Errors
+    /// - [`ErrorKind::NotFound`]: the type is not registered here, or the actor has no such
+    ///   method;
+    /// - [`ErrorKind::InvalidArgument`]: an empty id or one containing `||`;
+    /// - [`ErrorKind::DeadlineExceeded`]: no reply in time (also when the actor stays busy);
+    /// - [`ErrorKind::ActorFailed`]: the method failed or panicked;
+    /// - [`ErrorKind::Conflict`] / [`ErrorKind::Store`]: the turn's state could not be committed;
+    /// - [`ErrorKind::ShuttingDown`].
+    pub async fn call(
+        &self,
+        actor_type: &str,
+        id: &str,
+        method: impl Into<Cow<'static, str>>,
+        payload: Bytes,
+    ) -> Result<Bytes, Error> {
+        let deadline = Instant::now() + self.inner.config.call_timeout;
+        self.invoke(actor_type, id, method.into(), payload, deadline, None)
+            .await
+    }
+
+    /// As [`HostHandle::call`], with this call's own timeout.
+    ///
+    /// # Errors
+    /// As [`HostHandle::call`].
+    pub async fn call_with_timeout(
+        &self,
+        actor_type: &str,
+        id: &str,
+        method: impl Into<Cow<'static, str>>,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<Bytes, Error> {
+        let deadline = Instant::now() + timeout;
+        self.invoke(actor_type, id, method.into(), payload, deadline, None)
+            .await
+    }
+
+    /// The number of active actors of `actor_type` on this host.
+    pub fn active_count(&self, actor_type: &str) -> usize {
+        self.inner.types.get(actor_type).map_or(0, |ty| {
+            ty.table
+                .iter()
+                .filter(|s| matches!(s.value(), Slot::Active(_)))
+                .count()
+        })
+    }
+
+    /// The host's settings.
+    pub fn config(&self) -> &HostConfig {
+        &self.inner.config
+    }
+
+    /// The host's state store.
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.inner.store
+    }
+
+    pub(crate) fn now_ms(&self) -> u64 {
+        u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) async fn invoke(
+        &self,
+        actor_type: &str,
+        id: &str,
+        method: Cow<'static, str>,
+        payload: Bytes,
+        deadline: Instant,
+        chain: Option<CallChain>,
+    ) -> Result<Bytes, Error> {
+        let inner = &self.inner;
+        if inner.shutting_down.load(Ordering::Acquire) {
+            return Err(shutting_down());
+        }
+        let Some(ty) = inner.types.get(actor_type) else {
+            return Err(unknown_type(actor_type, inner.types.keys()));
+        };
+        validate_id(id)?;
+        let reentrant = check_chain(ty, actor_type, id, chain.as_ref())?;
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let what = DeadlineText {
+            actor_type,
+            id,
+            method: method.clone(),
+        };
+        let envelope = CallEnvelope {
+            method,
+            payload,
+            deadline,
+            chain,
+            reply: reply_tx,
+        };
+        let call = async {
+            self.enqueue(ty, id, envelope, reentrant).await?;
+            reply_rx.await.map_err(|_| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("the activation of {actor_type}/{id} ended without replying"),
+                )
+            })?
+        };
+        match tokio::time::timeout_at(deadline, call).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::deadline(what)),
+        }
+    }
+
+    /// Puts a call into the actor's mailbox, activating the actor first if needed.
+    async fn enqueue(
+        &self,
+        ty: &Arc<TypeEntry>,
+        id: &str,
+        mut envelope: CallEnvelope,
+        reentrant: bool,
+    ) -> Result<(), Error> {
+        loop {
+            let step = match ty.table.get(id) {
+                None => Step::Activate(envelope),
+                Some(slot) => match slot.value() {
+                    Slot::Deactivating(done) => Step::WaitForDeactivation(done.clone(), envelope),
+                    Slot::Active(mailbox) if reentrant => {
+                        match mailbox.reentrant_tx.send(envelope) {
+                            Ok(()) => Step::Sent,
+                            Err(e) => Step::Stale(Arc::clone(mailbox), e.0),
+                        }
+                    }
+                    Slot::Active(mailbox) => match mailbox.tx.try_send(Envelope::Call(envelope)) {
+                        Ok(()) => Step::Sent,
+                        Err(TrySendError::Full(e)) => {
+                            Step::WaitForRoom(Arc::clone(mailbox), into_call(e)?)
+                        }
+                        Err(TrySendError::Closed(e)) => {
+                            Step::Stale(Arc::clone(mailbox), into_call(e)?)
+                        }
+                    },
+                },
+            };
+            envelope = match step {
+                Step::Sent => return Ok(()),
+                Step::Activate(e) => {
+                    self.activate(ty, id)?;
+                    e
+                }
+                Step::WaitForDeactivation(mut done, e) => {
+                    // Resolves with an error once the old activation drops its sender.
+                    let _ = done.changed().await;
+                    e
+                }
+                Step::WaitForRoom(mailbox, e) => match mailbox.tx.send(Envelope::Call(e)).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => into_call(e.0)?,
+                },
+                Step::Stale(mailbox, e) => {
+                    // A mailbox that closed without its slot moving on: its task is gone.
+                    ty.table.remove_if(id, |_, slot| slot.is_mailbox(&mailbox));
+                    tokio::task::yield_now().await;
+                    e
+                }
+            };
+            if self.inner.shutting_down.load(Ordering::Acquire) {
+                return Err(shutting_down());
+            }
+        }
+    }
+
+    /// Inserts and spawns a new activation of `id`, unless another caller just did.
+    fn activate(&self, ty: &Arc<TypeEntry>, id: &str) -> Result<(), Error> {
+        let inner = &self.inner;
+        let (tx, rx) = mpsc::channel(inner.config.mailbox_capacity);
+        let (reentrant_tx, reentrant_rx) = mpsc::unbounded_channel();
+        let mailbox = Arc::new(Mailbox::new(tx, reentrant_tx, self.now_ms()));
+        let actor_id = ActorId::from(id);
+        match ty.table.entry(actor_id.clone()) {
+            Entry::Occupied(_) => return Ok(()),
+            Entry::Vacant(v) => {
+                v.insert(Slot::Active(Arc::clone(&mailbox)));
+            }
+        }
+        // Checked after inserting: either shutdown sees this slot, or we see its flag.
+        if inner.shutting_down.load(Ordering::SeqCst) {
+            ty.table.remove_if(id, |_, slot| slot.is_mailbox(&mailbox));
+            return Err(shutting_down());
+        }
+        let key = ActorKey::new(ty.name.clone(), actor_id);
+        tracing::debug!(actor = %key, "activating");
+        let activation = Arc::new(Activation::new(key, self.clone(), Arc::clone(ty), mailbox));
+        let start = ActivationStart {
+            activation,
+            rx,
+            reentrant_rx,
+        };
+        inner.tracker.spawn((ty.spawner)(start));
+        Ok(())
+    }
+}
+
+struct DeadlineText<'a> {
+    actor_type: &'a str,
+    id: &'a str,
+    method: Cow<'static, str>,
+}
+
+impl fmt::Display for DeadlineText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "call to {}/{}.{} got no reply before its deadline",
+            self.actor_type, self.id, self.method
+        )
+    }
+}
+
+fn into_call(envelope: Envelope) -> Result<CallEnvelope, Error> {
+    match envelope {
+        Envelope::Call(call) => Ok(call),
+        _ => Err(Error::new(
+            ErrorKind::Internal,
+            "a non-call envelope came back from a send",
+        )),
+    }
+}
+
+/// Decides whether a call with `chain` may go to `actor_type`/`id`, and whether it re-enters.
+fn check_chain(
+    ty: &TypeEntry,
+    actor_type: &str,
+    id: &str,
+    chain: Option<&CallChain>,
+) -> Result<bool, Error> {
+    let Some(chain) = chain else { return Ok(false) };
+    let limits = ty.config.reentrancy;
+    if chain.depth() >= limits.max_stack_depth {
+        return Err(Error::new(
+            ErrorKind::Reentrancy,
+            format!(
+                "call chain {} is deeper than the maximum of {} actors",
+                chain.describe_with(actor_type, id),
+                limits.max_stack_depth
+            ),
+        ));
+    }
+    if !chain.contains(actor_type, id) {
+        return Ok(false);
+    }
+    if !limits.enabled {
+        return Err(Error::new(
+            ErrorKind::Reentrancy,
+            format!(
+                "call cycle {} would deadlock: {actor_type}/{id} is already waiting in this call \
+                 chain and reentrancy is disabled for actor type `{actor_type}`",
+                chain.describe_with(actor_type, id)
+            ),
+        ));
+    }
+    Ok(true)
+}
+
+fn validate_id(id: &str) -> Result<(), Error> {
+    if id.is_empty() || id.contains("||") {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("actor id {id:?} is invalid: must be non-empty and must not contain `||`"),
+        ));
+    }
+    Ok(())
+}
+
+fn unknown_type<'a>(actor_type: &str, known: impl Iterator<Item = &'a ActorType>) -> Error {
+    let mut known: Vec<&str> = known.map(ActorType::as_str).collect();
+    known.sort_unstable();
+    Error::new(
+        ErrorKind::NotFound,
+        format!(
+            "unknown actor type `{actor_type}`; this host serves: {}",
+            if known.is_empty() {
+                "no actor types".to_owned()
+            } else {
+                known.join(", ")
+            }
+        ),
+    )
+}
+
+fn shutting_down() -> Error {
+    Error::new(
+        ErrorKind::ShuttingDown,
+        "the host is shutting down and takes no new calls",
+    )
+}
+
+/// Deactivates this type's idle actors every `scan_interval`.
+async fn scan_idle(host: HostHandle, ty: Arc<TypeEntry>) {
+    let mut interval = tokio::time::interval(ty.config.scan_interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let idle_ms = u64::try_from(ty.config.idle_timeout.as_millis()).unwrap_or(u64::MAX);
+    loop {
+        interval.tick().await;
+        let now = host.now_ms();
+        for slot in ty.table.iter() {
+            if let Slot::Active(mailbox) = slot.value() {
+                if mailbox.idle_ms(now) >= idle_ms {
+                    // A full mailbox means the actor is busy, not idle.
+                    let _ = mailbox
+                        .tx
+                        .try_send(Envelope::Deactivate(DeactivateReason::Idle));
+                }
+            }
+        }
+    }
+}

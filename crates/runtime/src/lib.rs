@@ -1,0 +1,53 @@
+//! weft-runtime: hosts, virtual actors, durable state and the invocation fabric.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use weft_runtime::{Actor, ActorRegistration, Call, Context, Error, ErrorKind, Host, MemoryStore};
+//!
+//! /// Counts, durably: the count lives in the actor's state.
+//! struct Counter;
+//!
+//! impl Actor for Counter {
+//!     async fn handle(&self, ctx: &Context, call: Call) -> Result<Bytes, Error> {
+//!         let n = match ctx.state().get("n").await? {
+//!             Some(b) => u64::from_be_bytes(b[..].try_into().map_err(|_| {
+//!                 Error::new(ErrorKind::Internal, "bad counter bytes")
+//!             })?),
+//!             None => 0,
+//!         };
+//!         match call.method() {
+//!             "incr" => {
+//!                 ctx.state().set("n", Bytes::copy_from_slice(&(n + 1).to_be_bytes()));
+//!                 Ok(Bytes::copy_from_slice(&(n + 1).to_be_bytes()))
+//!             }
+//!             other => Err(Error::new(ErrorKind::NotFound, format!("no method {other}"))),
+//!         }
+//!     }
+//! }
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Error> {
+//! let host = Host::builder()
+//!     .store(MemoryStore::new())
+//!     .register(ActorRegistration::new("counter", |_id| Counter))
+//!     .start()?;
+//! let reply = host.handle().call("counter", "c1", "incr", Bytes::new()).await?;
+//! assert_eq!(&reply[..], &1u64.to_be_bytes());
+//! host.shutdown().await?;
+//! # Ok(()) }
+//! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod actor;
+pub mod config;
+pub mod error;
+pub mod host;
+pub mod state;
+
+pub use actor::{
+    Actor, ActorId, ActorKey, ActorRegistration, ActorState, ActorType, Call, CallOrigin, Context,
+    Timer,
+};
+pub use config::{ActorTypeConfig, HostConfig, Reentrancy};
+pub use error::{Error, ErrorKind};
+pub use host::{Host, HostBuilder, HostHandle};
+pub use state::{MemoryStore, SledStore, StateStore};

@@ -1,0 +1,690 @@
+//! The conformance suite every [`StateStore`] must pass, written once and run against each store.
+//!
+//! Why one shared suite: the host relies on the trait's contract (ETags that never come back,
+//! conditions checked atomically with the write, all-or-nothing transactions), not on any one
+//! store. Each check uses keys under a random run id, so the suite also works against a shared,
+//! non-empty store such as a Redis server.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{
+    Condition, ETag, Operation, StateKey, StateStore, StoreError, StoreErrorKind, Versioned,
+};
+
+/// Runs every check of the suite against `store`.
+pub(crate) async fn run_all(store: Arc<dyn StateStore>) {
+    let s = &*store;
+    absent_key_reads_none(s).await;
+    set_then_get_returns_value_and_etag(s).await;
+    etag_grows_with_every_write(s).await;
+    etag_never_repeats_after_delete_and_recreate(s).await;
+    absent_condition_conflicts_on_existing_key(s).await;
+    matches_condition_checks_the_current_etag(s).await;
+    delete_checks_its_condition(s).await;
+    bulk_get_keeps_order_and_reports_absent_keys(s).await;
+    transact_applies_every_operation(s).await;
+    transact_with_a_failing_condition_changes_nothing(s).await;
+    transact_rejects_two_operations_on_one_key(s).await;
+    transact_without_operations_is_ok(s).await;
+    empty_and_binary_values_round_trip(s).await;
+    flush_succeeds(s).await;
+    concurrent_conditional_writers_lose_no_update(store.clone()).await;
+    concurrent_increments_with_retry_lose_no_update(store).await;
+}
+
+/// Keys of one check, under a random run id so that runs never see each other's data.
+struct Keys {
+    check: &'static str,
+    run: String,
+}
+
+impl Keys {
+    fn new(check: &'static str) -> Self {
+        Self {
+            check,
+            run: format!("{:016x}", rand::random::<u64>()),
+        }
+    }
+
+    fn key(&self, name: &str) -> StateKey {
+        StateKey::actor("weft-conformance", self.check, &self.run, name)
+    }
+}
+
+fn bytes(b: &'static [u8]) -> Bytes {
+    Bytes::from_static(b)
+}
+
+/// Asserts that `result` failed with `kind` and that the error names `key`.
+#[track_caller]
+fn assert_fails<T: std::fmt::Debug>(
+    result: Result<T, StoreError>,
+    kind: StoreErrorKind,
+    key: &StateKey,
+) {
+    match result {
+        Ok(v) => panic!("expected a {kind:?} error for {key}, got Ok({v:?})"),
+        Err(e) => {
+            assert_eq!(e.kind(), kind, "wrong kind of error: {e}");
+            assert_eq!(e.key(), Some(key), "the error must name the key: {e}");
+            assert_eq!(e.is_conflict(), kind == StoreErrorKind::Conflict, "{e}");
+            assert!(
+                e.to_string().contains(key.as_str()),
+                "the message must name the key: {e}"
+            );
+        }
+    }
+}
+
+async fn get(store: &dyn StateStore, key: &StateKey) -> Option<Versioned> {
+    match store.get(key).await {
+        Ok(v) => v,
+        Err(e) => panic!("{store:?}: get {key} failed: {e}"),
+    }
+}
+
+async fn set(store: &dyn StateStore, key: &StateKey, value: Bytes, condition: Condition) -> ETag {
+    match store.set(key, value, condition).await {
+        Ok(etag) => etag,
+        Err(e) => panic!("{store:?}: set {key} under {condition:?} failed: {e}"),
+    }
+}
+
+async fn delete(store: &dyn StateStore, key: &StateKey, condition: Condition) {
+    if let Err(e) = store.delete(key, condition).await {
+        panic!("{store:?}: delete {key} under {condition:?} failed: {e}");
+    }
+}
+
+/// Reading a key that was never written gives `None`, not an error.
+pub(crate) async fn absent_key_reads_none(store: &dyn StateStore) {
+    let keys = Keys::new("absent_key_reads_none");
+    assert_eq!(get(store, &keys.key("never-written")).await, None);
+}
+
+/// A write's returned ETag and value are what the next read sees.
+pub(crate) async fn set_then_get_returns_value_and_etag(store: &dyn StateStore) {
+    let keys = Keys::new("set_then_get");
+    let a = keys.key("a");
+    let etag = set(store, &a, bytes(b"hello"), Condition::Absent).await;
+    assert_eq!(
+        get(store, &a).await,
+        Some(Versioned {
+            value: bytes(b"hello"),
+            etag
+        })
+    );
+
+    let b = keys.key("b");
+    let etag_b = set(store, &b, bytes(b"unconditional"), Condition::Any).await;
+    assert_eq!(
+        get(store, &b).await.map(|v| (v.value, v.etag)),
+        Some((bytes(b"unconditional"), etag_b))
+    );
+    // The other key is untouched.
+    assert_eq!(get(store, &a).await.map(|v| v.etag), Some(etag));
+}
+
+/// Every write gives the key a new, larger ETag, even when the value does not change.
+pub(crate) async fn etag_grows_with_every_write(store: &dyn StateStore) {
+    let keys = Keys::new("etag_grows");
+    let a = keys.key("a");
+    let mut previous = set(store, &a, bytes(b"same"), Condition::Any).await;
+    for _ in 0..5 {
+        let etag = set(store, &a, bytes(b"same"), Condition::Any).await;
+        assert!(
+            etag > previous,
+            "etag {etag} after {previous} does not grow"
+        );
+        assert_eq!(get(store, &a).await.map(|v| v.etag), Some(etag));
+        previous = etag;
+    }
+}
+
+/// A deleted and re-created key never gets back an ETag an earlier reader could hold, so that
+/// reader's conditional write fails instead of overwriting a value it never saw.
+pub(crate) async fn etag_never_repeats_after_delete_and_recreate(store: &dyn StateStore) {
+    let keys = Keys::new("etag_never_repeats");
+    let a = keys.key("a");
+    let other = keys.key("other");
+    let mut seen = HashSet::new();
+    let mut record = |etag: ETag| assert!(seen.insert(etag), "etag {etag} was handed out twice");
+
+    for round in 0..4 {
+        let first = set(store, &a, bytes(b"v"), Condition::Absent).await;
+        record(first);
+        record(set(store, &a, bytes(b"v"), Condition::Matches(first)).await);
+        record(set(store, &other, bytes(b"o"), Condition::Any).await);
+        if round % 2 == 0 {
+            delete(store, &a, Condition::Any).await;
+        } else {
+            let etags = store
+                .transact(vec![Operation::Delete {
+                    key: a.clone(),
+                    condition: Condition::Any,
+                }])
+                .await;
+            assert_eq!(etags.ok(), Some(vec![None]));
+        }
+        assert_eq!(get(store, &a).await, None);
+        // The reader of the first incarnation still holds `first`.
+        let recreated = set(store, &a, bytes(b"new"), Condition::Absent).await;
+        record(recreated);
+        assert_fails(
+            store
+                .set(&a, bytes(b"stale"), Condition::Matches(first))
+                .await,
+            StoreErrorKind::Conflict,
+            &a,
+        );
+        delete(store, &a, Condition::Matches(recreated)).await;
+    }
+}
+
+/// [`Condition::Absent`] on an existing key is a conflict that names the key and changes nothing.
+pub(crate) async fn absent_condition_conflicts_on_existing_key(store: &dyn StateStore) {
+    let keys = Keys::new("absent_condition");
+    let a = keys.key("a");
+    let etag = set(store, &a, bytes(b"first"), Condition::Absent).await;
+
+    let err = store.set(&a, bytes(b"second"), Condition::Absent).await;
+    if let Err(e) = &err {
+        assert_eq!(e.op(), "set", "{e}");
+    }
+    assert_fails(err, StoreErrorKind::Conflict, &a);
+    assert_eq!(
+        get(store, &a).await,
+        Some(Versioned {
+            value: bytes(b"first"),
+            etag
+        })
+    );
+}
+
+/// [`Condition::Matches`] succeeds only with the key's current ETag.
+pub(crate) async fn matches_condition_checks_the_current_etag(store: &dyn StateStore) {
+    let keys = Keys::new("matches_condition");
+    let a = keys.key("a");
+    let stale = set(store, &a, bytes(b"v1"), Condition::Any).await;
+    let current = set(store, &a, bytes(b"v2"), Condition::Any).await;
+
+    assert_fails(
+        store
+            .set(&a, bytes(b"lost"), Condition::Matches(stale))
+            .await,
+        StoreErrorKind::Conflict,
+        &a,
+    );
+    assert_eq!(
+        get(store, &a).await.map(|v| (v.value, v.etag)),
+        Some((bytes(b"v2"), current))
+    );
+
+    let next = set(store, &a, bytes(b"v3"), Condition::Matches(current)).await;
+    assert_ne!(next, current);
+    assert_eq!(
+        get(store, &a).await.map(|v| (v.value, v.etag)),
+        Some((bytes(b"v3"), next))
+    );
+
+    // An absent key matches no ETag.
+    let missing = keys.key("missing");
+    assert_fails(
+        store
+            .set(&missing, bytes(b"x"), Condition::Matches(next))
+            .await,
+        StoreErrorKind::Conflict,
+        &missing,
+    );
+    assert_eq!(get(store, &missing).await, None);
+}
+
+/// Deletes check their condition; deleting an absent key is fine unless an ETag was demanded.
+pub(crate) async fn delete_checks_its_condition(store: &dyn StateStore) {
+    let keys = Keys::new("delete_conditions");
+    let a = keys.key("a");
+    let stale = set(store, &a, bytes(b"v1"), Condition::Any).await;
+    let current = set(store, &a, bytes(b"v2"), Condition::Any).await;
+
+    assert_fails(
+        store.delete(&a, Condition::Matches(stale)).await,
+        StoreErrorKind::Conflict,
+        &a,
+    );
+    assert_fails(
+        store.delete(&a, Condition::Absent).await,
+        StoreErrorKind::Conflict,
+        &a,
+    );
+    assert_eq!(get(store, &a).await.map(|v| v.etag), Some(current));
+
+    delete(store, &a, Condition::Matches(current)).await;
+    assert_eq!(get(store, &a).await, None);
+
+    // Gone: deleting again is fine without an ETag, a conflict with one.
+    assert_fails(
+        store.delete(&a, Condition::Matches(current)).await,
+        StoreErrorKind::Conflict,
+        &a,
+    );
+    delete(store, &a, Condition::Any).await;
+    delete(store, &a, Condition::Absent).await;
+    delete(store, &keys.key("never-written"), Condition::Any).await;
+    assert_eq!(get(store, &a).await, None);
+}
+
+/// `bulk_get` answers one entry per requested key, in request order, `None` for absent keys.
+pub(crate) async fn bulk_get_keeps_order_and_reports_absent_keys(store: &dyn StateStore) {
+    let keys = Keys::new("bulk_get");
+    let (a, b, missing) = (keys.key("a"), keys.key("b"), keys.key("missing"));
+    let etag_a = set(store, &a, bytes(b"A"), Condition::Any).await;
+    let etag_b = set(store, &b, bytes(b"B"), Condition::Any).await;
+
+    let got = store
+        .bulk_get(&[b.clone(), missing.clone(), a.clone(), b.clone()])
+        .await
+        .unwrap_or_else(|e| panic!("{store:?}: bulk_get failed: {e}"));
+    let va = Versioned {
+        value: bytes(b"A"),
+        etag: etag_a,
+    };
+    let vb = Versioned {
+        value: bytes(b"B"),
+        etag: etag_b,
+    };
+    assert_eq!(got, vec![Some(vb.clone()), None, Some(va), Some(vb)]);
+
+    let none = store
+        .bulk_get(&[])
+        .await
+        .unwrap_or_else(|e| panic!("{store:?}: empty bulk_get failed: {e}"));
+    assert!(none.is_empty());
+}
+
+/// A transaction applies every operation and reports each key's new ETag in order.
+pub(crate) async fn transact_applies_every_operation(store: &dyn StateStore) {
+    let keys = Keys::new("transact_applies");
+    let (a, b, c, d) = (keys.key("a"), keys.key("b"), keys.key("c"), keys.key("d"));
+    let etag_b = set(store, &b, bytes(b"b0"), Condition::Any).await;
+    let etag_c = set(store, &c, bytes(b"c0"), Condition::Any).await;
+
+    let etags = store
+        .transact(vec![
+            Operation::Set {
+                key: a.clone(),
+                value: bytes(b"a1"),
+                condition: Condition::Absent,
+            },
+            Operation::Set {
+                key: b.clone(),
+                value: bytes(b"b1"),
+                condition: Condition::Matches(etag_b),
+            },
+            Operation::Delete {
+                key: c.clone(),
+                condition: Condition::Matches(etag_c),
+            },
+            Operation::Delete {
+                key: d.clone(),
+                condition: Condition::Any,
+            },
+        ])
+        .await
+        .unwrap_or_else(|e| panic!("{store:?}: transact failed: {e}"));
+
+    let [Some(new_a), Some(new_b), None, None] = etags[..] else {
+        panic!("unexpected transact result {etags:?}");
+    };
+    assert_ne!(new_a, new_b);
+    assert_ne!(new_b, etag_b);
+    assert_eq!(
+        get(store, &a).await.map(|v| (v.value, v.etag)),
+        Some((bytes(b"a1"), new_a))
+    );
+    assert_eq!(
+        get(store, &b).await.map(|v| (v.value, v.etag)),
+        Some((bytes(b"b1"), new_b))
+    );
+    assert_eq!(get(store, &c).await, None);
+    assert_eq!(get(store, &d).await, None);
+}
+
+/// One failing condition anywhere in a transaction leaves every key as it was, and the error names
+/// the first key whose condition failed.
+pub(crate) async fn transact_with_a_failing_condition_changes_nothing(store: &dyn StateStore) {
+    let keys = Keys::new("transact_all_or_nothing");
+    let (a, b, c, d, e) = (
+        keys.key("a"),
+        keys.key("b"),
+        keys.key("c"),
+        keys.key("d"),
+        keys.key("e"),
+    );
+    set(store, &a, bytes(b"a0"), Condition::Any).await;
+    let etag_b = set(store, &b, bytes(b"b0"), Condition::Any).await;
+    let stale_c = set(store, &c, bytes(b"c0"), Condition::Any).await;
+    set(store, &c, bytes(b"c1"), Condition::Any).await;
+    let all = [a.clone(), b.clone(), c.clone(), d.clone(), e.clone()];
+    let before = store
+        .bulk_get(&all)
+        .await
+        .unwrap_or_else(|err| panic!("bulk_get failed: {err}"));
+
+    // The failing condition in the middle, a second one after it.
+    let result = store
+        .transact(vec![
+            Operation::Set {
+                key: a.clone(),
+                value: bytes(b"a1"),
+                condition: Condition::Any,
+            },
+            Operation::Delete {
+                key: b.clone(),
+                condition: Condition::Matches(etag_b),
+            },
+            Operation::Set {
+                key: c.clone(),
+                value: bytes(b"c2"),
+                condition: Condition::Matches(stale_c),
+            },
+            Operation::Set {
+                key: d.clone(),
+                value: bytes(b"d1"),
+                condition: Condition::Absent,
+            },
+            Operation::Delete {
+                key: e.clone(),
+                condition: Condition::Matches(etag_b),
+            },
+        ])
+        .await;
+    assert_fails(result, StoreErrorKind::Conflict, &c);
+    let after = store
+        .bulk_get(&all)
+        .await
+        .unwrap_or_else(|err| panic!("bulk_get failed: {err}"));
+    assert_eq!(after, before, "a failed transaction changed the store");
+
+    // The failing condition last, after writes that would succeed on their own.
+    let result = store
+        .transact(vec![
+            Operation::Set {
+                key: d.clone(),
+                value: bytes(b"d1"),
+                condition: Condition::Absent,
+            },
+            Operation::Set {
+                key: a.clone(),
+                value: bytes(b"a1"),
+                condition: Condition::Any,
+            },
+            Operation::Delete {
+                key: c.clone(),
+                condition: Condition::Any,
+            },
+            Operation::Set {
+                key: b.clone(),
+                value: bytes(b"b1"),
+                condition: Condition::Absent,
+            },
+        ])
+        .await;
+    assert_fails(result, StoreErrorKind::Conflict, &b);
+    let after = store
+        .bulk_get(&all)
+        .await
+        .unwrap_or_else(|err| panic!("bulk_get failed: {err}"));
+    assert_eq!(after, before, "a failed transaction changed the store");
+}
+
+/// Two operations on one key make the transaction invalid; nothing is applied.
+pub(crate) async fn transact_rejects_two_operations_on_one_key(store: &dyn StateStore) {
+    let keys = Keys::new("transact_duplicate_keys");
+    let (a, b) = (keys.key("a"), keys.key("b"));
+    let etag_b = set(store, &b, bytes(b"b0"), Condition::Any).await;
+
+    let result = store
+        .transact(vec![
+            Operation::Set {
+                key: a.clone(),
+                value: bytes(b"a1"),
+                condition: Condition::Any,
+            },
+            Operation::Set {
+                key: b.clone(),
+                value: bytes(b"b1"),
+                condition: Condition::Matches(etag_b),
+            },
+            Operation::Delete {
+                key: a.clone(),
+                condition: Condition::Any,
+            },
+        ])
+        .await;
+    assert_fails(result, StoreErrorKind::Invalid, &a);
+    assert_eq!(get(store, &a).await, None);
+    assert_eq!(
+        get(store, &b).await.map(|v| (v.value, v.etag)),
+        Some((bytes(b"b0"), etag_b))
+    );
+}
+
+/// An empty transaction succeeds and returns no ETags.
+pub(crate) async fn transact_without_operations_is_ok(store: &dyn StateStore) {
+    let etags = store.transact(Vec::new()).await;
+    assert_eq!(etags.ok(), Some(Vec::new()));
+}
+
+/// Values are opaque bytes: empty values, non-UTF-8 bytes and values around the size of an
+/// 8-byte header come back exactly as written.
+pub(crate) async fn empty_and_binary_values_round_trip(store: &dyn StateStore) {
+    let keys = Keys::new("binary_values");
+    let all_bytes: Vec<u8> = (0..=u8::MAX).collect();
+    let big: Vec<u8> = (0..64 * 1024_u32)
+        .map(|i| i.to_le_bytes()[0] ^ 0xa5)
+        .collect();
+    let values = [
+        Bytes::new(),
+        bytes(&[0]),
+        bytes(&[0xff]),
+        bytes(&[0xc3, 0x28, 0xa0, 0xa1]), // invalid UTF-8
+        bytes(&[0, 0, 0, 0, 0, 0, 0]),
+        bytes(&[0, 0, 0, 0, 0, 0, 0, 0]),
+        bytes(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+        Bytes::from(all_bytes),
+        Bytes::from(big),
+    ];
+
+    for (i, value) in values.iter().enumerate() {
+        let key = keys.key(&format!("set-{i}"));
+        let etag = set(store, &key, value.clone(), Condition::Absent).await;
+        let got = get(store, &key).await;
+        assert_eq!(
+            got.as_ref().map(|v| &v.value),
+            Some(value),
+            "value {i} via set"
+        );
+        assert_eq!(got.map(|v| v.etag), Some(etag));
+    }
+
+    let ops = values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| Operation::Set {
+            key: keys.key(&format!("transact-{i}")),
+            value: value.clone(),
+            condition: Condition::Absent,
+        })
+        .collect::<Vec<_>>();
+    let tx_keys = ops.iter().map(|op| op.key().clone()).collect::<Vec<_>>();
+    let etags = store
+        .transact(ops)
+        .await
+        .unwrap_or_else(|e| panic!("{store:?}: transact failed: {e}"));
+    let got = store
+        .bulk_get(&tx_keys)
+        .await
+        .unwrap_or_else(|e| panic!("{store:?}: bulk_get failed: {e}"));
+    for (i, value) in values.iter().enumerate() {
+        assert_eq!(
+            got[i].as_ref().map(|v| &v.value),
+            Some(value),
+            "value {i} via transact"
+        );
+        assert_eq!(got[i].as_ref().map(|v| v.etag), etags[i]);
+    }
+}
+
+/// `flush` succeeds after writes.
+pub(crate) async fn flush_succeeds(store: &dyn StateStore) {
+    let keys = Keys::new("flush");
+    set(store, &keys.key("a"), bytes(b"a"), Condition::Any).await;
+    if let Err(e) = store.flush().await {
+        panic!("{store:?}: flush failed: {e}");
+    }
+}
+
+const WRITERS: usize = 20;
+
+fn counter(n: u64) -> Bytes {
+    Bytes::copy_from_slice(&n.to_be_bytes())
+}
+
+fn read_counter(v: &Versioned) -> u64 {
+    let raw =
+        <[u8; 8]>::try_from(&v.value[..]).unwrap_or_else(|_| panic!("counter value {:?}", v.value));
+    u64::from_be_bytes(raw)
+}
+
+/// Many tasks read a key and write it back conditionally at once: for every ETag that was read,
+/// exactly one of its readers wins and the rest get a conflict, so no update is lost.
+pub(crate) async fn concurrent_conditional_writers_lose_no_update(store: Arc<dyn StateStore>) {
+    let keys = Keys::new("concurrent_conditional_writers");
+    let key = keys.key("counter");
+    set(&*store, &key, counter(0), Condition::Absent).await;
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(WRITERS));
+    let tasks = (0..WRITERS)
+        .map(|_| {
+            let (store, key, barrier) = (store.clone(), key.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let seen = get(&*store, &key)
+                    .await
+                    .unwrap_or_else(|| panic!("{key} vanished"));
+                tokio::task::yield_now().await;
+                let written = store
+                    .set(
+                        &key,
+                        counter(read_counter(&seen) + 1),
+                        Condition::Matches(seen.etag),
+                    )
+                    .await;
+                (seen.etag, written)
+            })
+        })
+        .collect::<Vec<_>>();
+
+    let mut seen_etags = HashSet::new();
+    let mut winners = Vec::new();
+    let mut new_etags = Vec::new();
+    for task in tasks {
+        let (seen, written) = task
+            .await
+            .unwrap_or_else(|e| panic!("writer task failed: {e}"));
+        seen_etags.insert(seen);
+        match written {
+            Ok(etag) => {
+                winners.push(seen);
+                new_etags.push(etag);
+            }
+            Err(e) => assert_fails(Err::<(), _>(e), StoreErrorKind::Conflict, &key),
+        }
+    }
+
+    let distinct_winners = winners.iter().collect::<HashSet<_>>();
+    assert_eq!(
+        distinct_winners.len(),
+        winners.len(),
+        "two writers won with the same etag: {winners:?}"
+    );
+    assert_eq!(
+        winners.len(),
+        seen_etags.len(),
+        "every etag that was read must have exactly one winning writer"
+    );
+    let last = get(&*store, &key)
+        .await
+        .unwrap_or_else(|| panic!("{key} vanished"));
+    assert_eq!(
+        read_counter(&last),
+        u64::try_from(winners.len()).unwrap_or(u64::MAX),
+        "an update was lost"
+    );
+    assert!(
+        new_etags.contains(&last.etag),
+        "the stored etag {} was never returned",
+        last.etag
+    );
+}
+
+/// Many tasks increment one counter with read/conditional-write/retry: the final count is exact.
+pub(crate) async fn concurrent_increments_with_retry_lose_no_update(store: Arc<dyn StateStore>) {
+    const MAX_ATTEMPTS: usize = 10_000;
+    let keys = Keys::new("concurrent_increments");
+    let key = keys.key("counter");
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(WRITERS));
+    let tasks = (0..WRITERS)
+        .map(|_| {
+            let (store, key, barrier) = (store.clone(), key.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                for _ in 0..MAX_ATTEMPTS {
+                    let seen = get(&*store, &key).await;
+                    let next = seen.as_ref().map_or(1, |v| read_counter(v) + 1);
+                    let condition = Condition::from_seen(seen.map(|v| v.etag));
+                    match store.set(&key, counter(next), condition).await {
+                        Ok(_) => return,
+                        Err(e) if e.is_conflict() => tokio::task::yield_now().await,
+                        Err(e) => panic!("increment failed: {e}"),
+                    }
+                }
+                panic!("no increment succeeded in {MAX_ATTEMPTS} attempts");
+            })
+        })
+        .collect::<Vec<_>>();
+    for task in tasks {
+        task.await
+            .unwrap_or_else(|e| panic!("increment task failed: {e}"));
+    }
+
+    let last = get(&*store, &key)
+        .await
+        .unwrap_or_else(|| panic!("{key} vanished"));
+    assert_eq!(
+        read_counter(&last),
+        u64::try_from(WRITERS).unwrap_or(u64::MAX),
+        "an update was lost"
+    );
+}
+
+mod tests {
+    use super::*;
+    use crate::state::{MemoryStore, SledStore};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn memory_store_conforms() {
+        run_all(Arc::new(MemoryStore::new())).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sled_store_conforms() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path().join("state")).unwrap();
+        run_all(Arc::new(store)).await;
+    }
+}

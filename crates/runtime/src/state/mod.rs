@@ -1,0 +1,294 @@
+//! Durable actor state: the [`StateStore`] trait and its implementations.
+//!
+//! Every byte of durable data goes through a `StateStore`. Keys follow Dapr's actor scheme
+//! `app||type||id||key` ([`StateKey`]), so an actor's keys sit together and a Dapr user reading the
+//! store recognises them. Each stored value carries an [`ETag`] that changes on every write; writes
+//! may be conditional on it ([`Condition`]), which is how two writers of one key find out about
+//! each other instead of silently overwriting.
+//!
+//! Why a multi-key transaction and not a loop of `set`s: a turn that changed three keys must commit
+//! all three or none, or a crash between two writes would leave an actor half-updated.
+
+mod key;
+mod memory;
+mod sled_store;
+
+pub use key::StateKey;
+pub use memory::MemoryStore;
+pub use sled_store::SledStore;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+/// An opaque version of a stored value. It changes on every write of the key.
+///
+/// Implementations use a number that only grows per key; callers only compare for equality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ETag(u64);
+
+impl ETag {
+    /// Wraps a raw version number.
+    pub const fn new(version: u64) -> Self {
+        Self(version)
+    }
+
+    /// The raw version number.
+    pub const fn as_u64(self) -> u64 {
+        self.0
+    }
+
+    /// The ETag a key gets on its next write.
+    pub(crate) const fn next(previous: Option<ETag>) -> ETag {
+        match previous {
+            Some(ETag(v)) => ETag(v.wrapping_add(1)),
+            None => ETag(1),
+        }
+    }
+}
+
+impl fmt::Display for ETag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A stored value with its current ETag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    /// The value's bytes.
+    pub value: Bytes,
+    /// The version of this value.
+    pub etag: ETag,
+}
+
+/// The precondition of a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Condition {
+    /// Write whatever is stored (last writer wins).
+    #[default]
+    Any,
+    /// The key must not exist.
+    Absent,
+    /// The key must exist with exactly this ETag.
+    Matches(ETag),
+}
+
+impl Condition {
+    /// The condition that says "the key is still as I last saw it": [`Condition::Matches`] when
+    /// it had a value, [`Condition::Absent`] when it had none.
+    pub fn from_seen(etag: Option<ETag>) -> Self {
+        match etag {
+            Some(e) => Condition::Matches(e),
+            None => Condition::Absent,
+        }
+    }
+
+    /// Whether a key whose current ETag is `current` (None: absent) satisfies this condition.
+    pub fn is_met_by(self, current: Option<ETag>) -> bool {
+        match self {
+            Condition::Any => true,
+            Condition::Absent => current.is_none(),
+            Condition::Matches(want) => current == Some(want),
+        }
+    }
+}
+
+/// One operation of a [`StateStore::transact`] call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// Write `value` to `key` if `condition` holds.
+    Set {
+        /// The key to write.
+        key: StateKey,
+        /// The new value.
+        value: Bytes,
+        /// Precondition on the key's current ETag.
+        condition: Condition,
+    },
+    /// Remove `key` if `condition` holds. Removing an absent key under [`Condition::Any`] is not
+    /// an error.
+    Delete {
+        /// The key to remove.
+        key: StateKey,
+        /// Precondition on the key's current ETag.
+        condition: Condition,
+    },
+}
+
+impl Operation {
+    /// The key this operation touches.
+    pub fn key(&self) -> &StateKey {
+        match self {
+            Operation::Set { key, .. } | Operation::Delete { key, .. } => key,
+        }
+    }
+
+    /// The precondition of this operation.
+    pub fn condition(&self) -> Condition {
+        match self {
+            Operation::Set { condition, .. } | Operation::Delete { condition, .. } => *condition,
+        }
+    }
+}
+
+/// What went wrong in a state store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// A write's [`Condition`] did not hold: another writer changed the key first.
+    Conflict,
+    /// The store could not be reached or refused the operation for now; retrying later may work.
+    Unavailable,
+    /// Stored bytes could not be decoded (corruption or a foreign writer).
+    Corrupt,
+    /// The request itself was invalid (for example two operations on one key in a transaction).
+    Invalid,
+    /// Any other failure of the backing store (I/O error, full disk, ...).
+    Backend,
+}
+
+/// An error from a [`StateStore`]. It names the operation and, where there is one, the key.
+#[derive(Debug, thiserror::Error)]
+#[error("state store {op} failed{}: {message}", key.as_ref().map(|k| format!(" for key `{k}`")).unwrap_or_default())]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    op: &'static str,
+    key: Option<StateKey>,
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    /// A new error of `kind` raised by operation `op` (`"get"`, `"transact"`, ...).
+    pub fn new(kind: StoreErrorKind, op: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            op,
+            key: None,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The key the failing operation was about.
+    pub fn with_key(mut self, key: StateKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// The underlying cause.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// A conflict error: `key`'s condition did not hold.
+    pub fn conflict(
+        op: &'static str,
+        key: &StateKey,
+        expected: Condition,
+        found: Option<ETag>,
+    ) -> Self {
+        let found = found.map_or_else(|| "absent".to_owned(), |e| format!("etag {e}"));
+        Self::new(
+            StoreErrorKind::Conflict,
+            op,
+            format!("etag mismatch: expected {expected:?}, found {found}"),
+        )
+        .with_key(key.clone())
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+
+    /// The operation that failed.
+    pub fn op(&self) -> &'static str {
+        self.op
+    }
+
+    /// The key involved, if any.
+    pub fn key(&self) -> Option<&StateKey> {
+        self.key.as_ref()
+    }
+
+    /// True for [`StoreErrorKind::Conflict`].
+    pub fn is_conflict(&self) -> bool {
+        self.kind == StoreErrorKind::Conflict
+    }
+}
+
+/// A durable key/value store with ETags and atomic multi-key transactions.
+///
+/// Implementations must make every successful `set`, `delete` and `transact` durable by the time
+/// the future resolves, to the degree the backend promises (sled: flushed to disk).
+#[async_trait]
+pub trait StateStore: Send + Sync + fmt::Debug + 'static {
+    /// Reads one key. `Ok(None)` when it is absent.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Unavailable`] / [`StoreErrorKind::Backend`] when the store fails,
+    /// [`StoreErrorKind::Corrupt`] when the stored bytes are unreadable.
+    async fn get(&self, key: &StateKey) -> Result<Option<Versioned>, StoreError>;
+
+    /// Reads several keys; the result has one entry per requested key, in order.
+    ///
+    /// # Errors
+    /// As [`StateStore::get`].
+    async fn bulk_get(&self, keys: &[StateKey]) -> Result<Vec<Option<Versioned>>, StoreError>;
+
+    /// Writes one key if `condition` holds and returns its new ETag.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Conflict`] when the condition does not hold; otherwise as `get`.
+    async fn set(
+        &self,
+        key: &StateKey,
+        value: Bytes,
+        condition: Condition,
+    ) -> Result<ETag, StoreError>;
+
+    /// Removes one key if `condition` holds.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Conflict`] when the condition does not hold; otherwise as `get`.
+    async fn delete(&self, key: &StateKey, condition: Condition) -> Result<(), StoreError>;
+
+    /// Applies all operations atomically: either every condition holds and every operation is
+    /// applied, or nothing changes. Returns, per operation in order, the key's new ETag (`None`
+    /// for a delete).
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Conflict`] naming the first key whose condition failed;
+    /// [`StoreErrorKind::Invalid`] when two operations touch the same key; otherwise as `get`.
+    async fn transact(&self, ops: Vec<Operation>) -> Result<Vec<Option<ETag>>, StoreError>;
+
+    /// Makes everything written so far durable (for stores that buffer). Called on host shutdown.
+    ///
+    /// # Errors
+    /// As `get`.
+    async fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// Rejects a transaction that touches a key twice; shared by the implementations.
+pub(crate) fn check_distinct_keys(ops: &[Operation]) -> Result<(), StoreError> {
+    let mut seen = std::collections::HashSet::with_capacity(ops.len());
+    for op in ops {
+        if !seen.insert(op.key()) {
+            return Err(StoreError::new(
+                StoreErrorKind::Invalid,
+                "transact",
+                "the transaction has two operations on this key",
+            )
+            .with_key(op.key().clone()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod conformance;

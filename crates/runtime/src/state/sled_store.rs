@@ -1,0 +1,472 @@
+//! The embedded default [`StateStore`]: a [`sled`] database on local disk.
+//!
+//! Each value is stored as an 8-byte big-endian ETag followed by the value's bytes, so the ETag
+//! and the value change together in one sled write.
+//!
+//! Why ETags come from [`sled::Db::generate_id`] and not from the key's previous ETag: sled
+//! persists its ID generator and skips ahead after a crash, so an ID is never handed out twice,
+//! not after a delete and re-create of the key and not after a restart. A reader holding an old
+//! ETag therefore can never match a newer value by accident. IDs are drawn before the sled
+//! transaction starts; if a concurrent writer committed a larger ETag to the same key in between,
+//! the write draws a new ID and tries again, so a key's ETag still only grows.
+//!
+//! Why every write is a sled transaction: a write's condition must be checked against the value
+//! it replaces, with no other write in between, and [`StateStore::transact`] must apply all of its
+//! operations or none. Every successful write then awaits [`sled::Db::flush_async`], so it is on
+//! disk when the future resolves. sled's reads and in-memory writes are fast and are called
+//! directly from the async methods; only the flush waits for I/O, and it does so asynchronously.
+//!
+//! Cancel safety: a write whose future is dropped may still have been applied; only its
+//! durability was not waited for.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use sled::transaction::{
+    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
+    TransactionalTree,
+};
+use sled::IVec;
+
+use super::{
+    check_distinct_keys, Condition, ETag, Operation, StateKey, StateStore, StoreError,
+    StoreErrorKind, Versioned,
+};
+
+/// Length of the ETag prefix of every stored value.
+const ETAG_LEN: usize = 8;
+
+/// A [`StateStore`] backed by an embedded [`sled`] database, durable on commit.
+///
+/// # Examples
+/// ```no_run
+/// use bytes::Bytes;
+/// use weft_runtime::state::{Condition, SledStore, StateKey, StateStore};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), weft_runtime::state::StoreError> {
+/// let store = SledStore::open("/var/lib/weft/state")?;
+/// let key = StateKey::actor("shop", "cart", "u42", "items");
+/// let etag = store.set(&key, Bytes::from_static(b"[]"), Condition::Absent).await?;
+/// // The write is on disk now.
+/// assert_eq!(store.get(&key).await?.map(|v| v.etag), Some(etag));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SledStore {
+    db: sled::Db,
+    path: Option<PathBuf>,
+}
+
+impl SledStore {
+    /// Opens (or creates) the sled database in directory `path`.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Backend`] when sled cannot open the directory, for example because
+    /// another process has it open.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let db = sled::open(path).map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Backend,
+                "open",
+                format!("cannot open sled database at `{}`", path.display()),
+            )
+            .with_source(e)
+        })?;
+        Ok(Self {
+            db,
+            path: Some(path.to_owned()),
+        })
+    }
+
+    /// Wraps an already open sled database. The store uses its default tree.
+    pub fn from_db(db: sled::Db) -> Self {
+        Self { db, path: None }
+    }
+
+    /// The underlying sled database, for benchmarks and tests.
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    /// A fresh ETag: a sled ID plus one, so it is never 0 and never repeats.
+    fn fresh_etag(&self, op: &'static str, key: Option<&StateKey>) -> Result<ETag, StoreError> {
+        let id = self.db.generate_id().map_err(|e| backend(op, key, e))?;
+        id.checked_add(1).map(ETag::new).ok_or_else(|| {
+            with_key(
+                StoreError::new(StoreErrorKind::Backend, op, "the ETag space is exhausted"),
+                key,
+            )
+        })
+    }
+
+    /// Runs `f` in a sled transaction with `etag_count` fresh ETags, drawing new ones when `f`
+    /// finds one of them stale.
+    fn write<T>(
+        &self,
+        op: &'static str,
+        key: Option<&StateKey>,
+        etag_count: usize,
+        f: impl Fn(&TransactionalTree, &[ETag]) -> ConflictableTransactionResult<T, Abort>,
+    ) -> Result<T, StoreError> {
+        loop {
+            let etags = (0..etag_count)
+                .map(|_| self.fresh_etag(op, key))
+                .collect::<Result<Vec<_>, _>>()?;
+            match self.db.transaction(|tx| f(tx, &etags)) {
+                Ok(result) => return Ok(result),
+                Err(TransactionError::Abort(Abort::StaleEtag)) => continue,
+                Err(TransactionError::Abort(Abort::Failed(e))) => return Err(e),
+                Err(TransactionError::Storage(e)) => return Err(backend(op, key, e)),
+            }
+        }
+    }
+
+    /// Waits until everything written so far is on disk.
+    async fn flush_for(&self, op: &'static str, key: Option<&StateKey>) -> Result<(), StoreError> {
+        self.db
+            .flush_async()
+            .await
+            .map(drop)
+            .map_err(|e| backend(op, key, e))
+    }
+}
+
+impl fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not `sled::Db`'s own Debug: it prints every stored value.
+        f.debug_struct("SledStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a sled transaction closure gave up.
+enum Abort {
+    /// The operation failed; report this error.
+    Failed(StoreError),
+    /// A concurrent writer stored a larger ETag than the one drawn; draw again and retry.
+    StaleEtag,
+}
+
+fn abort<T>(e: StoreError) -> ConflictableTransactionResult<T, Abort> {
+    Err(ConflictableTransactionError::Abort(Abort::Failed(e)))
+}
+
+fn with_key(e: StoreError, key: Option<&StateKey>) -> StoreError {
+    match key {
+        Some(k) => e.with_key(k.clone()),
+        None => e,
+    }
+}
+
+fn backend(op: &'static str, key: Option<&StateKey>, e: sled::Error) -> StoreError {
+    with_key(
+        StoreError::new(StoreErrorKind::Backend, op, "sled failed"),
+        key,
+    )
+    .with_source(e)
+}
+
+fn encode(etag: ETag, value: &[u8]) -> Vec<u8> {
+    let mut raw = Vec::with_capacity(ETAG_LEN + value.len());
+    raw.extend_from_slice(&etag.as_u64().to_be_bytes());
+    raw.extend_from_slice(value);
+    raw
+}
+
+fn decode_etag(op: &'static str, key: &StateKey, raw: &[u8]) -> Result<ETag, StoreError> {
+    let corrupt = |message: String| {
+        StoreError::new(StoreErrorKind::Corrupt, op, message).with_key(key.clone())
+    };
+    let prefix = raw
+        .get(..ETAG_LEN)
+        .and_then(|p| <[u8; ETAG_LEN]>::try_from(p).ok())
+        .ok_or_else(|| {
+            corrupt(format!(
+                "stored value is {} bytes, shorter than its {ETAG_LEN}-byte ETag",
+                raw.len()
+            ))
+        })?;
+    match u64::from_be_bytes(prefix) {
+        0 => Err(corrupt(
+            "stored ETag is 0, which is never written".to_owned(),
+        )),
+        v => Ok(ETag::new(v)),
+    }
+}
+
+fn decode(op: &'static str, key: &StateKey, raw: IVec) -> Result<Versioned, StoreError> {
+    let etag = decode_etag(op, key, &raw)?;
+    let value = Bytes::from_owner(raw).slice(ETAG_LEN..);
+    Ok(Versioned { value, etag })
+}
+
+/// Checks `condition` against `key`'s stored ETag. Returns whether the key exists and, when its
+/// bytes decode, its ETag.
+fn check(
+    tx: &TransactionalTree,
+    op: &'static str,
+    key: &StateKey,
+    condition: Condition,
+) -> ConflictableTransactionResult<(bool, Option<ETag>), Abort> {
+    let stored = tx.get(key.as_bytes())?;
+    let current = match (&stored, condition) {
+        (None, _) => None,
+        // Last writer wins, even over bytes that no longer decode: that is how a corrupt value
+        // gets replaced.
+        (Some(raw), Condition::Any) => decode_etag(op, key, raw).ok(),
+        (Some(raw), _) => match decode_etag(op, key, raw) {
+            Ok(etag) => Some(etag),
+            Err(e) => return abort(e),
+        },
+    };
+    if !condition.is_met_by(current) {
+        return abort(StoreError::conflict(op, key, condition, current));
+    }
+    Ok((stored.is_some(), current))
+}
+
+/// Stores `value` under `key` with ETag `etag` if `condition` holds.
+fn put(
+    tx: &TransactionalTree,
+    op: &'static str,
+    key: &StateKey,
+    condition: Condition,
+    value: &[u8],
+    etag: ETag,
+) -> ConflictableTransactionResult<ETag, Abort> {
+    let (_, current) = check(tx, op, key, condition)?;
+    if current.is_some_and(|c| c >= etag) {
+        return Err(ConflictableTransactionError::Abort(Abort::StaleEtag));
+    }
+    tx.insert(key.as_bytes(), encode(etag, value))?;
+    Ok(etag)
+}
+
+/// Removes `key` if `condition` holds.
+fn remove(
+    tx: &TransactionalTree,
+    op: &'static str,
+    key: &StateKey,
+    condition: Condition,
+) -> ConflictableTransactionResult<(), Abort> {
+    let (exists, _) = check(tx, op, key, condition)?;
+    if exists {
+        tx.remove(key.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn missing_etag(op: &'static str) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Backend,
+        op,
+        "fewer ETags were drawn than writes",
+    )
+}
+
+#[async_trait]
+impl StateStore for SledStore {
+    async fn get(&self, key: &StateKey) -> Result<Option<Versioned>, StoreError> {
+        let raw = self
+            .db
+            .get(key.as_bytes())
+            .map_err(|e| backend("get", Some(key), e))?;
+        raw.map(|raw| decode("get", key, raw)).transpose()
+    }
+
+    async fn bulk_get(&self, keys: &[StateKey]) -> Result<Vec<Option<Versioned>>, StoreError> {
+        keys.iter()
+            .map(|key| {
+                let raw = self
+                    .db
+                    .get(key.as_bytes())
+                    .map_err(|e| backend("bulk_get", Some(key), e))?;
+                raw.map(|raw| decode("bulk_get", key, raw)).transpose()
+            })
+            .collect()
+    }
+
+    async fn set(
+        &self,
+        key: &StateKey,
+        value: Bytes,
+        condition: Condition,
+    ) -> Result<ETag, StoreError> {
+        let etag = self.write("set", Some(key), 1, |tx, etags| match etags {
+            &[etag] => put(tx, "set", key, condition, &value, etag),
+            _ => abort(missing_etag("set")),
+        })?;
+        self.flush_for("set", Some(key)).await?;
+        Ok(etag)
+    }
+
+    async fn delete(&self, key: &StateKey, condition: Condition) -> Result<(), StoreError> {
+        self.write("delete", Some(key), 0, |tx, _| {
+            remove(tx, "delete", key, condition)
+        })?;
+        self.flush_for("delete", Some(key)).await
+    }
+
+    async fn transact(&self, ops: Vec<Operation>) -> Result<Vec<Option<ETag>>, StoreError> {
+        check_distinct_keys(&ops)?;
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sets = ops
+            .iter()
+            .filter(|op| matches!(op, Operation::Set { .. }))
+            .count();
+        let etags = self.write("transact", None, sets, |tx, etags| {
+            let mut fresh = etags.iter().copied();
+            ops.iter()
+                .map(|op| match op {
+                    Operation::Set {
+                        key,
+                        value,
+                        condition,
+                    } => match fresh.next() {
+                        Some(etag) => put(tx, "transact", key, *condition, value, etag).map(Some),
+                        None => abort(missing_etag("transact")),
+                    },
+                    Operation::Delete { key, condition } => {
+                        remove(tx, "transact", key, *condition).map(|()| None)
+                    }
+                })
+                .collect()
+        })?;
+        self.flush_for("transact", None).await?;
+        Ok(etags)
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.flush_for("flush", None).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> StateKey {
+        StateKey::actor("app", "type", "id", name)
+    }
+
+    #[tokio::test]
+    async fn value_and_etag_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        let (a, b) = (key("a"), key("b"));
+
+        let store = SledStore::open(&path).unwrap();
+        let etag_a = store
+            .set(&a, Bytes::from_static(b"kept"), Condition::Absent)
+            .await
+            .unwrap();
+        let etag_b = store
+            .set(&b, Bytes::from_static(b"gone"), Condition::Absent)
+            .await
+            .unwrap();
+        store.delete(&b, Condition::Matches(etag_b)).await.unwrap();
+        drop(store);
+
+        let store = SledStore::open(&path).unwrap();
+        let read = store.get(&a).await.unwrap();
+        assert_eq!(
+            read,
+            Some(Versioned {
+                value: Bytes::from_static(b"kept"),
+                etag: etag_a
+            })
+        );
+        assert_eq!(store.get(&b).await.unwrap(), None);
+
+        // ETags handed out before the restart are not handed out again.
+        let recreated = store
+            .set(&b, Bytes::from_static(b"new"), Condition::Absent)
+            .await
+            .unwrap();
+        assert!(
+            recreated > etag_b,
+            "etag {recreated} after restart, {etag_b} before"
+        );
+        let next_a = store
+            .set(&a, Bytes::from_static(b"v2"), Condition::Matches(etag_a))
+            .await
+            .unwrap();
+        assert!(next_a > etag_a);
+    }
+
+    #[tokio::test]
+    async fn undecodable_bytes_are_a_corrupt_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path().join("state")).unwrap();
+        let (short, zero) = (key("short"), key("zero-etag"));
+        store
+            .db()
+            .insert(short.as_bytes(), &[1_u8, 2, 3][..])
+            .unwrap();
+        store.db().insert(zero.as_bytes(), &[0_u8; 8][..]).unwrap();
+
+        for k in [&short, &zero] {
+            let err = store.get(k).await.unwrap_err();
+            assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
+            assert_eq!(err.key(), Some(k));
+
+            let err = store
+                .bulk_get(&[key("absent"), k.clone()])
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
+            assert_eq!(err.key(), Some(k));
+
+            // A condition cannot be checked against bytes without an ETag.
+            for condition in [Condition::Absent, Condition::Matches(ETag::new(1))] {
+                let err = store.set(k, Bytes::new(), condition).await.unwrap_err();
+                assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
+                assert_eq!(err.key(), Some(k));
+            }
+            let err = store
+                .transact(vec![Operation::Delete {
+                    key: k.clone(),
+                    condition: Condition::Absent,
+                }])
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
+        }
+
+        // An unconditional write replaces the corrupt bytes; an unconditional delete removes them.
+        let etag = store
+            .set(&short, Bytes::from_static(b"fixed"), Condition::Any)
+            .await
+            .unwrap();
+        assert_eq!(store.get(&short).await.unwrap().map(|v| v.etag), Some(etag));
+        store.delete(&zero, Condition::Any).await.unwrap();
+        assert_eq!(store.get(&zero).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn from_db_uses_the_default_tree_and_debug_hides_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path().join("state")).unwrap();
+        let store = SledStore::from_db(db);
+        let etag = store
+            .set(
+                &key("secret"),
+                Bytes::from_static(b"hunter2"),
+                Condition::Any,
+            )
+            .await
+            .unwrap();
+
+        let raw = store.db().get(key("secret").as_bytes()).unwrap().unwrap();
+        assert_eq!(&raw[..ETAG_LEN], &etag.as_u64().to_be_bytes());
+        assert_eq!(&raw[ETAG_LEN..], b"hunter2");
+        assert!(!format!("{store:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,2 @@
+//! Weft: distributed virtual actors and a service-invocation fabric.
+pub use weft_runtime::*;
