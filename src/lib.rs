@@ -1,2 +1,4 @@
-//! Weft: distributed virtual actors and a service-invocation fabric.
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub use weft_runtime::*;

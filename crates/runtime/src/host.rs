@@ -24,9 +24,10 @@ use tokio_util::task::TaskTracker;
 use crate::actor::activation::{Activation, ActivationStart};
 use crate::actor::mailbox::{DeactivateReason, Mailbox};
 use crate::actor::{
-    ActorId, ActorKey, ActorRegistration, ActorType, CallChain, CallEnvelope, Envelope, Slot,
+    ActorRef, Caller, TypedActor, ActorId, ActorKey, ActorRegistration, ActorType, CallChain, CallEnvelope, Envelope, Slot,
     TypeEntry,
 };
+use crate::codec::Codec;
 use crate::config::{HostConfig, Reentrancy};
 use crate::error::{Error, ErrorKind};
 use crate::state::StateStore;
@@ -121,6 +122,11 @@ impl HostBuilder {
     pub fn config(mut self, config: HostConfig) -> Self {
         self.config = config;
         self
+    }
+
+    /// Registers the `#[weft::actor]` type `A` with the host's settings.
+    pub fn actor<A: TypedActor>(self) -> Self {
+        self.register(ActorRegistration::typed::<A>())
     }
 
     /// Registers an actor type.
@@ -278,6 +284,45 @@ impl fmt::Debug for HostHandle {
     }
 }
 
+/// Per-call options of [`HostHandle::call_with`].
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use weft_runtime::{CallOptions, Codec};
+/// let o = CallOptions::default().timeout(Duration::from_secs(2)).codec(Codec::Json);
+/// # let _ = o;
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallOptions {
+    timeout: Option<Duration>,
+    codec: Codec,
+}
+
+impl CallOptions {
+    /// How long the caller waits for the reply. Default: the host's `call_timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The codec of the payload, and of the reply. Default: [`Codec::Binary`].
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
+        self
+    }
+}
+
+/// One call on its way in, before it has found its actor.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub(crate) method: Cow<'static, str>,
+    pub(crate) payload: Bytes,
+    pub(crate) codec: Codec,
+    pub(crate) deadline: Instant,
+    pub(crate) chain: Option<CallChain>,
+}
+
 /// What to do after one look at an actor's slot.
 enum Step {
     Sent,
@@ -306,9 +351,14 @@ impl HostHandle {
         method: impl Into<Cow<'static, str>>,
         payload: Bytes,
     ) -> Result<Bytes, Error> {
-        let deadline = Instant::now() + self.inner.config.call_timeout;
-        self.invoke(actor_type, id, method.into(), payload, deadline, None)
-            .await
+        let request = Request {
+            method: method.into(),
+            payload,
+            codec: Codec::Binary,
+            deadline: Instant::now() + self.inner.config.call_timeout,
+            chain: None,
+        };
+        self.invoke(actor_type, id, request).await
     }
 
     /// As [`HostHandle::call`], with this call's own timeout.
@@ -323,9 +373,36 @@ impl HostHandle {
         payload: Bytes,
         timeout: Duration,
     ) -> Result<Bytes, Error> {
-        let deadline = Instant::now() + timeout;
-        self.invoke(actor_type, id, method.into(), payload, deadline, None)
-            .await
+        let options = CallOptions::default().timeout(timeout);
+        self.call_with(actor_type, id, method, payload, options).await
+    }
+
+    /// As [`HostHandle::call`], with per-call options (timeout, codec of the payload).
+    ///
+    /// # Errors
+    /// As [`HostHandle::call`].
+    pub async fn call_with(
+        &self,
+        actor_type: &str,
+        id: &str,
+        method: impl Into<Cow<'static, str>>,
+        payload: Bytes,
+        options: CallOptions,
+    ) -> Result<Bytes, Error> {
+        let timeout = options.timeout.unwrap_or(self.inner.config.call_timeout);
+        let request = Request {
+            method: method.into(),
+            payload,
+            codec: options.codec,
+            deadline: Instant::now() + timeout,
+            chain: None,
+        };
+        self.invoke(actor_type, id, request).await
+    }
+
+    /// A typed proxy for actor `id` of the `#[weft::actor]` type `A`.
+    pub fn actor<A: TypedActor>(&self, id: impl Into<ActorId>) -> A::Proxy {
+        A::Proxy::from(ActorRef::new(Caller::host(self.clone()), id))
     }
 
     /// The number of active actors of `actor_type` on this host.
@@ -356,11 +433,15 @@ impl HostHandle {
         &self,
         actor_type: &str,
         id: &str,
-        method: Cow<'static, str>,
-        payload: Bytes,
-        deadline: Instant,
-        chain: Option<CallChain>,
+        request: Request,
     ) -> Result<Bytes, Error> {
+        let Request {
+            method,
+            payload,
+            codec,
+            deadline,
+            chain,
+        } = request;
         let inner = &self.inner;
         if inner.shutting_down.load(Ordering::Acquire) {
             return Err(shutting_down());
@@ -379,6 +460,7 @@ impl HostHandle {
         let envelope = CallEnvelope {
             method,
             payload,
+            codec,
             deadline,
             chain,
             reply: reply_tx,

@@ -38,6 +38,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod actor;
+pub mod codec;
 pub mod config;
 pub mod error;
 pub mod host;
@@ -49,5 +50,13 @@ pub use actor::{
 };
 pub use config::{ActorTypeConfig, HostConfig, Reentrancy};
 pub use error::{Error, ErrorKind};
-pub use host::{Host, HostBuilder, HostHandle};
+pub use host::{CallOptions, Host, HostBuilder, HostHandle};
 pub use state::{MemoryStore, SledStore, StateStore};
+
+/// What `#[weft::actor]`-generated code uses. Not a public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::actor::typed::{app_error, decode_args, encode_reply, unknown_method};
+    pub use bytes::Bytes;
+    pub use serde;
+}

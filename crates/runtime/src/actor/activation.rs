@@ -27,6 +27,7 @@ use super::mailbox::{DeactivateReason, Mailbox, TimerFire};
 use super::{
     Actor, ActorId, ActorKey, Call, CallEnvelope, CallOrigin, Envelope, Slot, Timer, TypeEntry,
 };
+use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
 use crate::host::HostHandle;
 use crate::state::{Condition, Operation, StateKey};
@@ -359,6 +360,7 @@ async fn call_turn<A: Actor>(actor: &A, act: &Arc<Activation>, call: CallEnvelop
     let CallEnvelope {
         method,
         payload,
+        codec,
         deadline,
         chain,
         reply,
@@ -379,7 +381,7 @@ async fn call_turn<A: Actor>(actor: &A, act: &Arc<Activation>, call: CallEnvelop
     let result = execute(
         act,
         &ctx,
-        actor.handle(&ctx, Call::new(method, payload, CallOrigin::Call)),
+        actor.handle(&ctx, Call::new(method, payload, codec, CallOrigin::Call)),
     )
     .instrument(span.clone())
     .await;
@@ -395,7 +397,7 @@ async fn serve_timer<A: Actor>(actor: &A, act: &Arc<Activation>, fire: &TimerFir
     let span = tracing::info_span!("actor.timer", actor.type = %act.key.actor_type,
         actor.id = %act.key.id, timer = %fire.name, method = %callback, outcome = tracing::field::Empty);
     let ctx = Context::new(Arc::clone(act), None, deadline);
-    let call = Call::new(callback, data, CallOrigin::Timer(fire.name.clone()));
+    let call = Call::new(callback, data, Codec::Binary, CallOrigin::Timer(fire.name.clone()));
     let result = execute(act, &ctx, actor.handle(&ctx, call))
         .instrument(span.clone())
         .await;

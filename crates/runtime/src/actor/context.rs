@@ -10,7 +10,10 @@ use tokio::time::Instant;
 
 use super::activation::{Activation, Cached};
 use super::timer::Timer;
+use super::handle::{ActorRef, Caller};
+use super::typed::TypedActor;
 use super::{ActorId, ActorKey, ActorType, CallChain};
+use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
 use crate::host::HostHandle;
 use crate::state::StateKey;
@@ -99,20 +102,23 @@ impl Context {
         method: impl Into<Cow<'static, str>>,
         payload: Bytes,
     ) -> Result<Bytes, Error> {
-        let chain = CallChain::extend(self.chain.as_ref(), &self.activation.key);
-        let host = &self.activation.host;
-        let deadline = self
-            .deadline
-            .min(Instant::now() + host.config().call_timeout);
-        host.invoke(
-            actor_type,
-            id,
-            method.into(),
-            payload,
-            deadline,
-            Some(chain),
+        let request = self.caller().request(method.into(), payload, Codec::Binary);
+        self.activation.host.invoke(actor_type, id, request).await
+    }
+
+    /// The caller for calls made as part of this turn: they carry this turn's call chain and
+    /// deadline.
+    pub fn caller(&self) -> Caller {
+        Caller::in_chain(
+            self.activation.host.clone(),
+            CallChain::extend(self.chain.as_ref(), &self.activation.key),
+            self.deadline,
         )
-        .await
+    }
+
+    /// A typed proxy for actor `id` of type `A`, calling as part of this turn's call chain.
+    pub fn actor<A: TypedActor>(&self, id: impl Into<ActorId>) -> A::Proxy {
+        A::Proxy::from(ActorRef::new(self.caller(), id))
     }
 
     /// Registers (or replaces) a timer of this activation. Timers fire as turns while the actor

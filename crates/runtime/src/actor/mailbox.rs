@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::CallChain;
+use crate::codec::Codec;
 use crate::error::Error;
 
 /// One call on its way to a turn.
@@ -16,6 +17,7 @@ use crate::error::Error;
 pub(crate) struct CallEnvelope {
     pub(crate) method: Cow<'static, str>,
     pub(crate) payload: Bytes,
+    pub(crate) codec: Codec,
     pub(crate) deadline: Instant,
     pub(crate) chain: Option<CallChain>,
     pub(crate) reply: oneshot::Sender<Result<Bytes, Error>>,

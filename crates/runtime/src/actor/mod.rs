@@ -15,12 +15,16 @@
 pub(crate) mod activation;
 mod chain;
 mod context;
+mod handle;
+pub(crate) mod typed;
 mod id;
 pub(crate) mod mailbox;
 mod registration;
 mod timer;
 
 pub use context::{ActorState, Context};
+pub use handle::{ActorRef, Caller};
+pub use typed::{ActorCell, TypedActor, STATE_KEY};
 pub use id::{ActorId, ActorKey, ActorType};
 pub use registration::ActorRegistration;
 pub use timer::Timer;
@@ -34,6 +38,7 @@ use std::future::Future;
 
 use bytes::Bytes;
 
+use crate::codec::Codec;
 use crate::error::Error;
 
 /// Why a turn runs.
@@ -51,16 +56,28 @@ pub enum CallOrigin {
 pub struct Call {
     method: Cow<'static, str>,
     payload: Bytes,
+    codec: Codec,
     origin: CallOrigin,
 }
 
 impl Call {
-    pub(crate) fn new(method: Cow<'static, str>, payload: Bytes, origin: CallOrigin) -> Self {
+    pub(crate) fn new(
+        method: Cow<'static, str>,
+        payload: Bytes,
+        codec: Codec,
+        origin: CallOrigin,
+    ) -> Self {
         Self {
             method,
             payload,
+            codec,
             origin,
         }
+    }
+
+    /// The codec of the payload; the reply is expected in the same codec.
+    pub fn codec(&self) -> Codec {
+        self.codec
     }
 
     /// The method name.

@@ -8,7 +8,7 @@ use dashmap::DashMap;
 use futures::future::BoxFuture;
 
 use super::activation::{self, ActivationStart};
-use super::{Actor, ActorId, ActorType, Slot};
+use super::{Actor, ActorCell, ActorId, ActorType, Slot, TypedActor};
 use crate::config::{ActorTypeConfig, EffectiveTypeConfig, HostConfig, Reentrancy};
 use crate::error::Error;
 
@@ -63,6 +63,12 @@ impl ActorRegistration {
             config: ActorTypeConfig::default(),
             spawner,
         }
+    }
+
+    /// Registers the `#[weft::actor]` type `A` under its type name. Instances start from
+    /// `A::default()` and load their state on activation.
+    pub fn typed<A: TypedActor>() -> Self {
+        Self::new(A::ACTOR_TYPE, |_id: &ActorId| ActorCell::<A>::default())
     }
 
     /// The type's name.

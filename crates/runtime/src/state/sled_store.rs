@@ -12,12 +12,20 @@
 //!
 //! Why every write is a sled transaction: a write's condition must be checked against the value
 //! it replaces, with no other write in between, and [`StateStore::transact`] must apply all of its
-//! operations or none. Every successful write then awaits [`sled::Db::flush_async`], so it is on
-//! disk when the future resolves. sled's reads and in-memory writes are fast and are called
-//! directly from the async methods; only the flush waits for I/O, and it does so asynchronously.
+//! operations or none. Every successful write is then flushed, so it is on disk when the future
+//! resolves.
 //!
-//! Cancel safety: a write whose future is dropped may still have been applied; only its
-//! durability was not waited for.
+//! Why writes run on tokio's blocking pool and do not use [`sled::Db::flush_async`]: in sled 0.34
+//! `flush_async` runs the blocking flush on sled's own I/O thread pool, the pool that also writes
+//! the log buffers those flushes wait for. Enough concurrent flushes fill the pool and wait
+//! forever (spacejam/sled#1308, #1241), and a transaction waiting for sled's global write lock
+//! makes this worse. The conformance suite's concurrent writers hit it. So each write runs its
+//! transaction and then the blocking [`sled::Db::flush`] in one `spawn_blocking` task. That also
+//! keeps tokio's workers from waiting on sled's global lock while a flush holds it. Reads stay
+//! on the calling task: they take sled's lock only briefly and do no I/O of their own.
+//!
+//! Cancel safety: dropping a write's future does not stop the write. It may still be applied and
+//! flushed; the caller just does not learn its outcome.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -92,47 +100,73 @@ impl SledStore {
         &self.db
     }
 
-    /// A fresh ETag: a sled ID plus one, so it is never 0 and never repeats.
-    fn fresh_etag(&self, op: &'static str, key: Option<&StateKey>) -> Result<ETag, StoreError> {
-        let id = self.db.generate_id().map_err(|e| backend(op, key, e))?;
-        id.checked_add(1).map(ETag::new).ok_or_else(|| {
-            with_key(
-                StoreError::new(StoreErrorKind::Backend, op, "the ETag space is exhausted"),
-                key,
-            )
-        })
-    }
-
-    /// Runs `f` in a sled transaction with `etag_count` fresh ETags, drawing new ones when `f`
-    /// finds one of them stale.
-    fn write<T>(
+    /// Runs `f` as a write transaction (see [`write_tx`]) and then flushes, on tokio's blocking
+    /// pool.
+    async fn commit<T, F>(
         &self,
         op: &'static str,
-        key: Option<&StateKey>,
+        key: Option<StateKey>,
         etag_count: usize,
-        f: impl Fn(&TransactionalTree, &[ETag]) -> ConflictableTransactionResult<T, Abort>,
-    ) -> Result<T, StoreError> {
-        loop {
-            let etags = (0..etag_count)
-                .map(|_| self.fresh_etag(op, key))
-                .collect::<Result<Vec<_>, _>>()?;
-            match self.db.transaction(|tx| f(tx, &etags)) {
-                Ok(result) => return Ok(result),
-                Err(TransactionError::Abort(Abort::StaleEtag)) => continue,
-                Err(TransactionError::Abort(Abort::Failed(e))) => return Err(e),
-                Err(TransactionError::Storage(e)) => return Err(backend(op, key, e)),
-            }
+        f: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&TransactionalTree, &[ETag]) -> ConflictableTransactionResult<T, Abort>
+            + Send
+            + 'static,
+    {
+        let db = self.db.clone();
+        let task_key = key.clone();
+        tokio::task::spawn_blocking(move || {
+            let key = task_key.as_ref();
+            let result = write_tx(&db, op, key, etag_count, f)?;
+            db.flush().map_err(|e| backend(op, key, e))?;
+            Ok(result)
+        })
+        .await
+        .map_err(|e| join_failed(op, key.as_ref(), e))?
+    }
+}
+
+/// A fresh ETag: a sled ID plus one, so it is never 0 and never repeats.
+fn fresh_etag(db: &sled::Db, op: &'static str, key: Option<&StateKey>) -> Result<ETag, StoreError> {
+    let id = db.generate_id().map_err(|e| backend(op, key, e))?;
+    id.checked_add(1).map(ETag::new).ok_or_else(|| {
+        with_key(
+            StoreError::new(StoreErrorKind::Backend, op, "the ETag space is exhausted"),
+            key,
+        )
+    })
+}
+
+/// Runs `f` in a sled transaction with `etag_count` fresh ETags, drawing new ones when `f` finds
+/// one of them stale. Blocks on sled's global transaction lock.
+fn write_tx<T>(
+    db: &sled::Db,
+    op: &'static str,
+    key: Option<&StateKey>,
+    etag_count: usize,
+    f: impl Fn(&TransactionalTree, &[ETag]) -> ConflictableTransactionResult<T, Abort>,
+) -> Result<T, StoreError> {
+    loop {
+        let etags = (0..etag_count)
+            .map(|_| fresh_etag(db, op, key))
+            .collect::<Result<Vec<_>, _>>()?;
+        match db.transaction(|tx| f(tx, &etags)) {
+            Ok(result) => return Ok(result),
+            Err(TransactionError::Abort(Abort::StaleEtag)) => continue,
+            Err(TransactionError::Abort(Abort::Failed(e))) => return Err(e),
+            Err(TransactionError::Storage(e)) => return Err(backend(op, key, e)),
         }
     }
+}
 
-    /// Waits until everything written so far is on disk.
-    async fn flush_for(&self, op: &'static str, key: Option<&StateKey>) -> Result<(), StoreError> {
-        self.db
-            .flush_async()
-            .await
-            .map(drop)
-            .map_err(|e| backend(op, key, e))
-    }
+fn join_failed(op: &'static str, key: Option<&StateKey>, e: tokio::task::JoinError) -> StoreError {
+    with_key(
+        StoreError::new(StoreErrorKind::Backend, op, "the blocking sled task failed"),
+        key,
+    )
+    .with_source(e)
 }
 
 impl fmt::Debug for SledStore {
@@ -297,19 +331,20 @@ impl StateStore for SledStore {
         value: Bytes,
         condition: Condition,
     ) -> Result<ETag, StoreError> {
-        let etag = self.write("set", Some(key), 1, |tx, etags| match etags {
-            &[etag] => put(tx, "set", key, condition, &value, etag),
+        let tx_key = key.clone();
+        self.commit("set", Some(key.clone()), 1, move |tx, etags| match etags {
+            &[etag] => put(tx, "set", &tx_key, condition, &value, etag),
             _ => abort(missing_etag("set")),
-        })?;
-        self.flush_for("set", Some(key)).await?;
-        Ok(etag)
+        })
+        .await
     }
 
     async fn delete(&self, key: &StateKey, condition: Condition) -> Result<(), StoreError> {
-        self.write("delete", Some(key), 0, |tx, _| {
-            remove(tx, "delete", key, condition)
-        })?;
-        self.flush_for("delete", Some(key)).await
+        let tx_key = key.clone();
+        self.commit("delete", Some(key.clone()), 0, move |tx, _| {
+            remove(tx, "delete", &tx_key, condition)
+        })
+        .await
     }
 
     async fn transact(&self, ops: Vec<Operation>) -> Result<Vec<Option<ETag>>, StoreError> {
@@ -321,7 +356,7 @@ impl StateStore for SledStore {
             .iter()
             .filter(|op| matches!(op, Operation::Set { .. }))
             .count();
-        let etags = self.write("transact", None, sets, |tx, etags| {
+        self.commit("transact", None, sets, move |tx, etags| {
             let mut fresh = etags.iter().copied();
             ops.iter()
                 .map(|op| match op {
@@ -338,13 +373,17 @@ impl StateStore for SledStore {
                     }
                 })
                 .collect()
-        })?;
-        self.flush_for("transact", None).await?;
-        Ok(etags)
+        })
+        .await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        self.flush_for("flush", None).await
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| join_failed("flush", None, e))?
+            .map(drop)
+            .map_err(|e| backend("flush", None, e))
     }
 }
 

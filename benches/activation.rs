@@ -1,0 +1,113 @@
+//! The cost of activating an actor: the first call to an id the host has never seen.
+//!
+//! - `weft_activate_fresh_actor`: each iteration calls a new actor id (`a0`, `a1`, ...) of an
+//!   echo type on a `MemoryStore` host, so it pays for the table insert, the mailbox channels, the
+//!   task spawn, `on_activate` and the first turn. The idle timeout is a day, so nothing is
+//!   deactivated while measuring.
+//! - `raw_spawn_task_roundtrip` (the baseline): each iteration creates a bounded mpsc channel
+//!   (capacity 1024), spawns a tokio task owning its receiver, sends it `(payload, oneshot
+//!   sender)` and awaits the reply: what an activation fundamentally costs. The task ends
+//!   when the iteration drops its sender.
+//!
+//! Activated actors stay in memory until their host shuts down. To keep memory bounded however
+//! many iterations criterion picks, every sample of the weft bench gets its own host; creating
+//! it, formatting the ids and shutting it down are not timed.
+
+// `criterion_group!` generates an undocumented `pub fn` at the crate root.
+#![allow(missing_docs)]
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use tokio::runtime::Runtime;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use weft::{Actor, ActorRegistration, Call, Context, Error, Host, MemoryStore};
+
+/// The payload of every call.
+const PAYLOAD: &[u8; 16] = b"0123456789abcdef";
+
+/// Long enough that no actor goes idle during a run.
+const NEVER_IDLE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Replies the payload; touches no state. `on_activate` is the default (does nothing).
+struct Echo;
+
+impl Actor for Echo {
+    async fn handle(&self, _ctx: &Context, call: Call) -> Result<Bytes, Error> {
+        Ok(call.into_payload())
+    }
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("build the tokio runtime")
+}
+
+fn activation(c: &mut Criterion) {
+    let rt = runtime();
+    let payload = Bytes::from_static(PAYLOAD);
+
+    let mut group = c.benchmark_group("activation");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+
+    group.bench_function("weft_activate_fresh_actor", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let payload = payload.clone();
+            async move {
+                let host = Host::builder()
+                    .store(MemoryStore::new())
+                    .idle_timeout(NEVER_IDLE)
+                    .scan_interval(NEVER_IDLE)
+                    .register(ActorRegistration::new("echo", |_id| Echo))
+                    .start()
+                    .expect("start the host");
+                let handle = host.handle();
+                let ids: Vec<String> = (0..iters).map(|n| format!("a{n}")).collect();
+                let start = Instant::now();
+                for id in &ids {
+                    let reply = handle
+                        .call("echo", id, "echo", payload.clone())
+                        .await
+                        .expect("call a fresh echo actor");
+                    black_box(reply);
+                }
+                let elapsed = start.elapsed();
+                assert_eq!(handle.active_count("echo"), ids.len());
+                host.shutdown().await.expect("shut the host down");
+                elapsed
+            }
+        });
+    });
+
+    group.bench_function("raw_spawn_task_roundtrip", |b| {
+        b.to_async(&rt).iter(|| {
+            let payload = payload.clone();
+            async move {
+                let (tx, mut rx) = mpsc::channel::<(Bytes, oneshot::Sender<Bytes>)>(1024);
+                tokio::spawn(async move {
+                    while let Some((payload, reply)) = rx.recv().await {
+                        let _ = reply.send(payload);
+                    }
+                });
+                let (reply_tx, reply_rx) = oneshot::channel();
+                tx.send((payload, reply_tx))
+                    .await
+                    .expect("the task is running");
+                black_box(reply_rx.await.expect("the task replies"))
+            }
+        });
+    });
+
+    group.finish();
+}
+
+criterion_group!(benches, activation);
+criterion_main!(benches);

@@ -1,0 +1,111 @@
+//! The cost of one local call to an already-active actor.
+//!
+//! - `weft_call_active_actor`: `HostHandle::call(type, id, "echo", payload)` to an echo actor
+//!   that is already active (warmed up by one call first), on a `MemoryStore` host. The turn
+//!   makes no state changes, so nothing is committed.
+//! - `raw_mpsc_oneshot` (the baseline): a spawned tokio task receives `(payload, oneshot
+//!   sender)` from a bounded `tokio::sync::mpsc` channel (capacity 1024) and replies the payload;
+//!   the measured op is send plus awaiting the reply. This is the floor a mailbox-and-reply call
+//!   path cannot go below.
+//!
+//! Both run on the same 2-worker multi-thread tokio runtime with a 16-byte payload, so the
+//! ratio weft/baseline is the overhead of the call path (type lookup, id validation, deadline,
+//! table lookup, turn bookkeeping).
+
+// `criterion_group!` generates an undocumented `pub fn` at the crate root.
+#![allow(missing_docs)]
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use tokio::runtime::Runtime;
+use tokio::sync::{mpsc, oneshot};
+use weft::{Actor, ActorRegistration, Call, Context, Error, Host, MemoryStore};
+
+/// The payload of every call.
+const PAYLOAD: &[u8; 16] = b"0123456789abcdef";
+
+/// Replies the payload; touches no state.
+struct Echo;
+
+impl Actor for Echo {
+    async fn handle(&self, _ctx: &Context, call: Call) -> Result<Bytes, Error> {
+        Ok(call.into_payload())
+    }
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("build the tokio runtime")
+}
+
+fn invoke_local(c: &mut Criterion) {
+    let rt = runtime();
+    let payload = Bytes::from_static(PAYLOAD);
+
+    let host = rt.block_on(async {
+        let host = Host::builder()
+            .store(MemoryStore::new())
+            .register(ActorRegistration::new("echo", |_id| Echo))
+            .start()
+            .expect("start the host");
+        // Activate the actor, so only calls to an active actor are measured.
+        let reply = host
+            .handle()
+            .call("echo", "e1", "echo", payload.clone())
+            .await
+            .expect("warm-up call");
+        assert_eq!(reply, payload);
+        host
+    });
+    let handle = host.handle();
+
+    let (tx, mut rx) = mpsc::channel::<(Bytes, oneshot::Sender<Bytes>)>(1024);
+    rt.spawn(async move {
+        while let Some((payload, reply)) = rx.recv().await {
+            let _ = reply.send(payload);
+        }
+    });
+
+    let mut group = c.benchmark_group("invoke_local");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+
+    group.bench_function("weft_call_active_actor", |b| {
+        b.to_async(&rt).iter(|| {
+            let (handle, payload) = (&handle, payload.clone());
+            async move {
+                let reply = handle
+                    .call("echo", "e1", "echo", payload)
+                    .await
+                    .expect("call the echo actor");
+                black_box(reply)
+            }
+        });
+    });
+
+    group.bench_function("raw_mpsc_oneshot", |b| {
+        b.to_async(&rt).iter(|| {
+            let (tx, payload) = (&tx, payload.clone());
+            async move {
+                let (reply_tx, reply_rx) = oneshot::channel();
+                tx.send((payload, reply_tx))
+                    .await
+                    .expect("the echo task is running");
+                black_box(reply_rx.await.expect("the echo task replies"))
+            }
+        });
+    });
+
+    group.finish();
+    drop(tx);
+    rt.block_on(host.shutdown()).expect("shut the host down");
+}
+
+criterion_group!(benches, invoke_local);
+criterion_main!(benches);
