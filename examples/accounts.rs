@@ -52,7 +52,10 @@ impl Actor for Account {
             "deposit" => {
                 let amount = cents(call.payload())?;
                 if amount <= 0 {
-                    return Err(Error::new(ErrorKind::InvalidArgument, "deposit must be positive"));
+                    return Err(Error::new(
+                        ErrorKind::InvalidArgument,
+                        "deposit must be positive",
+                    ));
                 }
                 ctx.state().set("balance", enc(balance + amount));
                 Ok(enc(balance + amount))
@@ -75,7 +78,9 @@ impl Actor for Account {
                     .ok()
                     .and_then(|s| s.split_once(':'))
                     .and_then(|(to, a)| Some((to.to_owned(), a.parse::<i64>().ok()?)))
-                    .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "expected `to:amount`"))?;
+                    .ok_or_else(|| {
+                        Error::new(ErrorKind::InvalidArgument, "expected `to:amount`")
+                    })?;
                 if amount <= 0 || amount > balance {
                     return Err(Error::new(ErrorKind::ActorFailed, "transfer refused"));
                 }
@@ -83,7 +88,10 @@ impl Actor for Account {
                 ctx.state().set("balance", enc(balance - amount));
                 Ok(enc(balance - amount))
             }
-            other => Err(Error::new(ErrorKind::NotFound, format!("no method `{other}`"))),
+            other => Err(Error::new(
+                ErrorKind::NotFound,
+                format!("no method `{other}`"),
+            )),
         }
     }
 }
@@ -113,25 +121,62 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             temp.path().to_path_buf()
         }
     };
-    println!("Weft demo: bank accounts on one host, state in {}", dir.display());
+    println!(
+        "Weft demo: bank accounts on one host, state in {}",
+        dir.display()
+    );
     let activations = Arc::new(AtomicUsize::new(0));
+    first_run(&dir, &activations).await?;
+
+    println!("\n5. a new host on the same folder (the first one shut down and closed the store):");
     let host = start(&dir, &activations)?;
+    let bank = host.handle();
+    for who in ["alice", "bob"] {
+        let b = cents(&bank.call("account", who, "balance", Bytes::new()).await?)?;
+        println!("   {who}: {:.2} (read back from sled)", b as f64 / 100.0);
+    }
+    drop(bank);
+    host.shutdown().await?;
+    println!(
+        "\nactivations in total: {}",
+        activations.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
+
+async fn first_run(
+    dir: &std::path::Path,
+    activations: &Arc<AtomicUsize>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let host = start(dir, activations)?;
     let bank = host.handle();
 
     println!("\n1. 200 concurrent deposits of 1.00 into alice (turns never overlap):");
     let mut deposits = Vec::new();
     for _ in 0..200 {
         let bank = bank.clone();
-        deposits.push(tokio::spawn(async move { bank.call("account", "alice", "deposit", enc(100)).await }));
+        deposits.push(tokio::spawn(async move {
+            bank.call("account", "alice", "deposit", enc(100)).await
+        }));
     }
     for d in deposits {
         d.await??;
     }
-    let alice = cents(&bank.call("account", "alice", "balance", Bytes::new()).await?)?;
+    let alice = cents(
+        &bank
+            .call("account", "alice", "balance", Bytes::new())
+            .await?,
+    )?;
     println!("   alice: {:.2}", alice as f64 / 100.0);
 
     println!("\n2. alice transfers 50.00 to bob (actor-to-actor call):");
-    bank.call("account", "alice", "transfer", Bytes::from_static(b"bob:5000")).await?;
+    bank.call(
+        "account",
+        "alice",
+        "transfer",
+        Bytes::from_static(b"bob:5000"),
+    )
+    .await?;
     for who in ["alice", "bob"] {
         let b = cents(&bank.call("account", who, "balance", Bytes::new()).await?)?;
         println!("   {who}: {:.2}", b as f64 / 100.0);
@@ -147,15 +192,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     println!("   active accounts now: {}", bank.active_count("account"));
 
-    println!("\n5. shut down the host and start a new one on the same folder:");
     host.shutdown().await?;
-    let host = start(&dir, &activations)?;
-    let bank = host.handle();
-    for who in ["alice", "bob"] {
-        let b = cents(&bank.call("account", who, "balance", Bytes::new()).await?)?;
-        println!("   {who}: {:.2} (read back from sled)", b as f64 / 100.0);
-    }
-    host.shutdown().await?;
-    println!("\nactivations in total: {}", activations.load(Ordering::Relaxed));
     Ok(())
 }

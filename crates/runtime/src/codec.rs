@@ -93,7 +93,14 @@ mod tests {
     #[test]
     fn both_codecs_round_trip_tuples_and_structs() {
         for codec in [Codec::Binary, Codec::Json] {
-            let v = (Item { sku: "apple".into(), qty: 3 }, 7u64, Some("x".to_owned()));
+            let v = (
+                Item {
+                    sku: "apple".into(),
+                    qty: 3,
+                },
+                7u64,
+                Some("x".to_owned()),
+            );
             let b = codec.encode(&v).unwrap();
             let back: (Item, u64, Option<String>) = codec.decode(&b).unwrap();
             assert_eq!(back, v);
@@ -102,7 +109,10 @@ mod tests {
 
     #[test]
     fn binary_is_more_compact_than_json() {
-        let v = Item { sku: "apple".into(), qty: 3 };
+        let v = Item {
+            sku: "apple".into(),
+            qty: 3,
+        };
         assert!(Codec::Binary.encode(&v).unwrap().len() < Codec::Json.encode(&v).unwrap().len());
     }
 

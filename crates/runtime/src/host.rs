@@ -24,8 +24,8 @@ use tokio_util::task::TaskTracker;
 use crate::actor::activation::{Activation, ActivationStart};
 use crate::actor::mailbox::{DeactivateReason, Mailbox};
 use crate::actor::{
-    ActorRef, Caller, TypedActor, ActorId, ActorKey, ActorRegistration, ActorType, CallChain, CallEnvelope, Envelope, Slot,
-    TypeEntry,
+    ActorId, ActorKey, ActorRef, ActorRegistration, ActorType, CallChain, CallEnvelope, Caller,
+    Envelope, Slot, TypeEntry, TypedActor,
 };
 use crate::codec::Codec;
 use crate::config::{HostConfig, Reentrancy};
@@ -374,7 +374,8 @@ impl HostHandle {
         timeout: Duration,
     ) -> Result<Bytes, Error> {
         let options = CallOptions::default().timeout(timeout);
-        self.call_with(actor_type, id, method, payload, options).await
+        self.call_with(actor_type, id, method, payload, options)
+            .await
     }
 
     /// As [`HostHandle::call`], with per-call options (timeout, codec of the payload).

@@ -33,6 +33,8 @@ async fn state_survives_deactivation_and_a_full_host_restart() {
     }
     host.shutdown().await.unwrap();
     assert_eq!(stats.deactivations(), 3);
+    // The last handle closes the store (sled holds a lock on its directory until then).
+    drop(h);
 
     // A new host process-equivalent: new store handle on the same directory.
     let stats = Stats::new(1);
@@ -97,7 +99,11 @@ async fn a_panicking_turn_commits_nothing_and_the_actor_resumes_from_committed_s
     // Same actor, next call: the committed 2, not the panicking turn's 777.
     let n = h.call("probe", "x", "incr", Bytes::new()).await.unwrap();
     assert_eq!(dec(&n), 3);
-    assert_eq!(stats.activations(), 2, "the instance was recreated from committed state");
+    assert_eq!(
+        stats.activations(),
+        2,
+        "the instance was recreated from committed state"
+    );
     // Other actors were never disturbed.
     h.call("probe", "y", "incr", Bytes::new()).await.unwrap();
     host.shutdown().await.unwrap();
@@ -122,18 +128,39 @@ async fn concurrent_writers_of_one_actor_get_an_etag_conflict() {
     let (one, two) = (start(), start());
     let (h1, h2) = (one.handle(), two.handle());
     // Both activations read n (absent), so both will commit on "still absent".
-    assert_eq!(dec(&h1.call("probe", "x", "get", Bytes::new()).await.unwrap()), 0);
-    assert_eq!(dec(&h2.call("probe", "x", "get", Bytes::new()).await.unwrap()), 0);
-    assert_eq!(dec(&h2.call("probe", "x", "incr", Bytes::new()).await.unwrap()), 1);
-    let err = h1.call("probe", "x", "incr", Bytes::new()).await.unwrap_err();
+    assert_eq!(
+        dec(&h1.call("probe", "x", "get", Bytes::new()).await.unwrap()),
+        0
+    );
+    assert_eq!(
+        dec(&h2.call("probe", "x", "get", Bytes::new()).await.unwrap()),
+        0
+    );
+    assert_eq!(
+        dec(&h2.call("probe", "x", "incr", Bytes::new()).await.unwrap()),
+        1
+    );
+    let err = h1
+        .call("probe", "x", "incr", Bytes::new())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
     assert!(err.message().contains("shop||probe||x||n"), "{err}");
     // The loser reloads from the store and carries on from the winner's value.
-    assert_eq!(dec(&h1.call("probe", "x", "incr", Bytes::new()).await.unwrap()), 2);
+    assert_eq!(
+        dec(&h1.call("probe", "x", "incr", Bytes::new()).await.unwrap()),
+        2
+    );
     // Now h2's cached view is stale: its write is refused rather than overwriting 2 with 2.
-    let err = h2.call("probe", "x", "incr", Bytes::new()).await.unwrap_err();
+    let err = h2
+        .call("probe", "x", "incr", Bytes::new())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
-    assert_eq!(dec(&h2.call("probe", "x", "incr", Bytes::new()).await.unwrap()), 3);
+    assert_eq!(
+        dec(&h2.call("probe", "x", "incr", Bytes::new()).await.unwrap()),
+        3
+    );
     one.shutdown().await.unwrap();
     two.shutdown().await.unwrap();
 }

@@ -397,7 +397,12 @@ async fn serve_timer<A: Actor>(actor: &A, act: &Arc<Activation>, fire: &TimerFir
     let span = tracing::info_span!("actor.timer", actor.type = %act.key.actor_type,
         actor.id = %act.key.id, timer = %fire.name, method = %callback, outcome = tracing::field::Empty);
     let ctx = Context::new(Arc::clone(act), None, deadline);
-    let call = Call::new(callback, data, Codec::Binary, CallOrigin::Timer(fire.name.clone()));
+    let call = Call::new(
+        callback,
+        data,
+        Codec::Binary,
+        CallOrigin::Timer(fire.name.clone()),
+    );
     let result = execute(act, &ctx, actor.handle(&ctx, call))
         .instrument(span.clone())
         .await;

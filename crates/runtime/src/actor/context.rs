@@ -9,8 +9,8 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::activation::{Activation, Cached};
-use super::timer::Timer;
 use super::handle::{ActorRef, Caller};
+use super::timer::Timer;
 use super::typed::TypedActor;
 use super::{ActorId, ActorKey, ActorType, CallChain};
 use crate::codec::Codec;

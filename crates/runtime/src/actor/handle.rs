@@ -55,7 +55,12 @@ impl Caller {
         &self.host
     }
 
-    pub(crate) fn request(&self, method: Cow<'static, str>, payload: Bytes, codec: Codec) -> Request {
+    pub(crate) fn request(
+        &self,
+        method: Cow<'static, str>,
+        payload: Bytes,
+        codec: Codec,
+    ) -> Request {
         let default = Instant::now() + self.host.config().call_timeout;
         Request {
             method,

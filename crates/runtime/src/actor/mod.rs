@@ -16,18 +16,18 @@ pub(crate) mod activation;
 mod chain;
 mod context;
 mod handle;
-pub(crate) mod typed;
 mod id;
 pub(crate) mod mailbox;
 mod registration;
 mod timer;
+pub(crate) mod typed;
 
 pub use context::{ActorState, Context};
 pub use handle::{ActorRef, Caller};
-pub use typed::{ActorCell, TypedActor, STATE_KEY};
 pub use id::{ActorId, ActorKey, ActorType};
 pub use registration::ActorRegistration;
 pub use timer::Timer;
+pub use typed::{ActorCell, TypedActor, STATE_KEY};
 
 pub(crate) use chain::CallChain;
 pub(crate) use mailbox::{CallEnvelope, Envelope, Slot};

@@ -169,7 +169,10 @@ pub fn app_error<E: Serialize + Debug>(call: &Call, actor_type: &str, error: &E)
     let message = format!("{actor_type}.{} failed: {error:?}", call.method());
     match call.codec().encode(error) {
         Ok(payload) => Error::app(payload, message),
-        Err(e) => Error::new(ErrorKind::ActorFailed, format!("{message} (and the error did not encode: {})", e.message())),
+        Err(e) => Error::new(
+            ErrorKind::ActorFailed,
+            format!("{message} (and the error did not encode: {})", e.message()),
+        ),
     }
 }
 

@@ -17,12 +17,14 @@
 //!
 //! Why writes run on tokio's blocking pool and do not use [`sled::Db::flush_async`]: in sled 0.34
 //! `flush_async` runs the blocking flush on sled's own I/O thread pool, the pool that also writes
-//! the log buffers those flushes wait for. Enough concurrent flushes fill the pool and wait
-//! forever (spacejam/sled#1308, #1241), and a transaction waiting for sled's global write lock
-//! makes this worse. The conformance suite's concurrent writers hit it. So each write runs its
-//! transaction and then the blocking [`sled::Db::flush`] in one `spawn_blocking` task. That also
-//! keeps tokio's workers from waiting on sled's global lock while a flush holds it. Reads stay
-//! on the calling task: they take sled's lock only briefly and do no I/O of their own.
+//! the log buffers those flushes wait for. Enough concurrent flushes fill the pool and then wait
+//! forever (spacejam/sled#1308, #1241); in the hang we saw, a transaction waiting for sled's
+//! global lock was part of the cycle. The conformance suite's concurrent writers hit it about one
+//! run in six. So each write runs its transaction and then the blocking [`sled::Db::flush`] in
+//! one `spawn_blocking` task, which also keeps tokio's workers from waiting on sled's global lock
+//! while a flush holds it. Reads stay on the calling task: sled serves most of them from its
+//! page cache, though a read can wait behind a queued transaction, which in turn waits for a
+//! running flush.
 //!
 //! Cancel safety: dropping a write's future does not stop the write. It may still be applied and
 //! flushed; the caller just does not learn its outcome.
