@@ -150,7 +150,7 @@ impl HostBuilder {
                  .store(MemoryStore::new()) on the host builder",
             )
         })?;
-        let mut types = HashMap::new();
+        let mut types = HashMap::with_hasher(foldhash::fast::RandomState::default());
         for registration in self.registrations {
             let entry = registration.into_entry(&self.config)?;
             let name = entry.name.clone();
@@ -269,7 +269,7 @@ pub struct HostHandle {
 struct HostInner {
     config: HostConfig,
     store: Arc<dyn StateStore>,
-    types: HashMap<ActorType, Arc<TypeEntry>>,
+    types: HashMap<ActorType, Arc<TypeEntry>, foldhash::fast::RandomState>,
     epoch: Instant,
     tracker: TaskTracker,
     shutting_down: AtomicBool,
@@ -466,14 +466,25 @@ impl HostHandle {
             chain,
             reply: reply_tx,
         };
+        let ended = || {
+            Error::new(
+                ErrorKind::Internal,
+                format!("the activation of {actor_type}/{id} ended without replying"),
+            )
+        };
+        // Fast path: the actor is active and its mailbox has room. Its activation answers by
+        // the deadline (see `activation::Inbox::guard`), so this caller needs no timer.
+        let envelope = if reentrant {
+            envelope
+        } else {
+            match try_send_active(ty, id, envelope)? {
+                None => return reply_rx.await.map_err(|_| ended())?,
+                Some(envelope) => envelope,
+            }
+        };
         let call = async {
             self.enqueue(ty, id, envelope, reentrant).await?;
-            reply_rx.await.map_err(|_| {
-                Error::new(
-                    ErrorKind::Internal,
-                    format!("the activation of {actor_type}/{id} ended without replying"),
-                )
-            })?
+            reply_rx.await.map_err(|_| ended())?
         };
         match tokio::time::timeout_at(deadline, call).await {
             Ok(result) => result,
@@ -586,6 +597,24 @@ impl fmt::Display for DeadlineText<'_> {
     }
 }
 
+/// Sends to the actor's mailbox if it is active and has room; gives the call back otherwise.
+fn try_send_active(
+    ty: &TypeEntry,
+    id: &str,
+    envelope: CallEnvelope,
+) -> Result<Option<CallEnvelope>, Error> {
+    let Some(slot) = ty.table.get(id) else {
+        return Ok(Some(envelope));
+    };
+    let Slot::Active(mailbox) = slot.value() else {
+        return Ok(Some(envelope));
+    };
+    match mailbox.tx.try_send(Envelope::Call(envelope)) {
+        Ok(()) => Ok(None),
+        Err(e) => into_call(e.into_inner()).map(Some),
+    }
+}
+
 fn into_call(envelope: Envelope) -> Result<CallEnvelope, Error> {
     match envelope {
         Envelope::Call(call) => Ok(call),
@@ -674,11 +703,11 @@ async fn scan_idle(host: HostHandle, ty: Arc<TypeEntry>) {
         let now = host.now_ms();
         for slot in ty.table.iter() {
             if let Slot::Active(mailbox) = slot.value() {
-                if mailbox.idle_ms(now) >= idle_ms {
+                if let Some(uses) = mailbox.idle_check(now, idle_ms) {
                     // A full mailbox means the actor is busy, not idle.
                     let _ = mailbox
                         .tx
-                        .try_send(Envelope::Deactivate(DeactivateReason::Idle));
+                        .try_send(Envelope::Deactivate(DeactivateReason::Idle(uses)));
                 }
             }
         }

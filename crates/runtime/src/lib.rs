@@ -48,6 +48,7 @@ pub use actor::{
     Actor, ActorId, ActorKey, ActorRegistration, ActorState, ActorType, Call, CallOrigin, Context,
     Timer,
 };
+pub use codec::Codec;
 pub use config::{ActorTypeConfig, HostConfig, Reentrancy};
 pub use error::{Error, ErrorKind};
 pub use host::{CallOptions, Host, HostBuilder, HostHandle};

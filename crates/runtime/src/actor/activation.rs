@@ -7,19 +7,20 @@
 //! a new activation of the same actor start. A panicking turn resets the instance to the last
 //! committed state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use bytes::Bytes;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
-use tokio::sync::mpsc::{self, error::TryRecvError};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tracing::Instrument;
 
 use super::context::{invalid_key, lock, Context};
@@ -179,15 +180,6 @@ impl Activation {
         Some(out)
     }
 
-    fn touch(&self) {
-        self.mailbox.touch(self.host.now_ms());
-    }
-
-    fn is_idle(&self) -> bool {
-        let idle_ms = self.mailbox.idle_ms(self.host.now_ms());
-        u128::from(idle_ms) >= self.ty.config.idle_timeout.as_millis()
-    }
-
     /// Commits a turn's pending changes in one transaction, conditional on the ETags this
     /// activation last saw. On failure nothing is committed and the affected keys are dropped
     /// from the cache, so the next read sees the store.
@@ -270,36 +262,179 @@ pub(crate) struct ActivationStart {
 }
 
 type Factory<A> = Arc<dyn Fn(&ActorId) -> A + Send + Sync>;
+type Reply = oneshot::Sender<Result<Bytes, Error>>;
+
+/// The call whose turn is running. Its caller is answered at the deadline even if the turn is
+/// not done (the turn then finishes, and commits if it succeeds, without a caller).
+struct Running {
+    reply: Option<Reply>,
+    deadline: Instant,
+    method: std::borrow::Cow<'static, str>,
+}
+
+/// What waits for this activation: the mailbox, and calls already taken out of it while a turn
+/// ran. While a turn is pending, one reusable timer keeps every waiting caller's deadline, so
+/// callers on the fast path need no timer of their own (see `HostHandle::invoke`).
+struct Inbox {
+    key: ActorKey,
+    rx: mpsc::Receiver<Envelope>,
+    rx_open: bool,
+    queue: VecDeque<Envelope>,
+    /// Earliest deadline in `queue`; may be stale-early after pops (then it just wakes early).
+    queue_deadline: Option<Instant>,
+    sleep: Pin<Box<Sleep>>,
+    armed: Option<Instant>,
+}
+
+impl Inbox {
+    fn new(key: ActorKey, rx: mpsc::Receiver<Envelope>) -> Self {
+        Self {
+            key,
+            rx,
+            rx_open: true,
+            queue: VecDeque::new(),
+            queue_deadline: None,
+            sleep: Box::pin(tokio::time::sleep_until(Instant::now())),
+            armed: None,
+        }
+    }
+
+    /// The next envelope: re-entrant calls first, then what was queued, then the mailbox. `None`
+    /// once the mailbox is closed and empty.
+    async fn next(
+        &mut self,
+        reentrant_rx: &mut mpsc::UnboundedReceiver<CallEnvelope>,
+    ) -> Option<Envelope> {
+        if let Ok(call) = reentrant_rx.try_recv() {
+            return Some(Envelope::Call(call));
+        }
+        if let Some(envelope) = self.queue.pop_front() {
+            if self.queue.is_empty() {
+                self.queue_deadline = None;
+            }
+            return Some(envelope);
+        }
+        tokio::select! {
+            biased;
+            Some(call) = reentrant_rx.recv() => Some(Envelope::Call(call)),
+            m = self.rx.recv() => m,
+        }
+    }
+
+    fn push(&mut self, envelope: Envelope) {
+        if let Envelope::Call(call) = &envelope {
+            self.queue_deadline = Some(
+                self.queue_deadline
+                    .map_or(call.deadline, |d| d.min(call.deadline)),
+            );
+        }
+        self.queue.push_back(envelope);
+    }
+
+    fn close(&mut self) {
+        self.rx.close();
+    }
+
+    /// Runs `work` to completion while keeping deadlines: the running call's caller is answered
+    /// when its deadline passes, and calls that arrive meanwhile are queued and failed at theirs.
+    /// Work that completes on its first poll costs no timer.
+    async fn guard<F: Future>(&mut self, work: F, mut running: Option<&mut Running>) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        if let Poll::Ready(out) = futures::poll!(work.as_mut()) {
+            return out;
+        }
+        loop {
+            let running_deadline = running
+                .as_ref()
+                .filter(|r| r.reply.is_some())
+                .map(|r| r.deadline);
+            let next = match (running_deadline, self.queue_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(deadline) = next {
+                if self.armed != Some(deadline) {
+                    self.sleep.as_mut().reset(deadline);
+                    self.armed = Some(deadline);
+                }
+            }
+            tokio::select! {
+                biased;
+                out = work.as_mut() => return out,
+                m = self.rx.recv(), if self.rx_open => match m {
+                    Some(envelope) => self.push(envelope),
+                    None => self.rx_open = false,
+                },
+                () = self.sleep.as_mut(), if next.is_some() => {
+                    self.armed = None;
+                    self.expire(running.as_deref_mut());
+                }
+            }
+        }
+    }
+
+    /// Answers every caller whose deadline has passed.
+    fn expire(&mut self, running: Option<&mut Running>) {
+        let now = Instant::now();
+        if let Some(r) = running {
+            if r.deadline <= now {
+                if let Some(reply) = r.reply.take() {
+                    let _ = reply.send(Err(Error::deadline(format!(
+                        "the turn of {}.{} did not finish before the call's deadline (it goes \
+                         on, and commits if it succeeds)",
+                        self.key, r.method
+                    ))));
+                }
+            }
+        }
+        let mut earliest: Option<Instant> = None;
+        self.queue.retain_mut(|envelope| match envelope {
+            Envelope::Call(call) if call.deadline <= now => {
+                let (tx, _) = oneshot::channel();
+                let reply = std::mem::replace(&mut call.reply, tx);
+                let _ = reply.send(Err(Error::deadline(format!(
+                    "call to {}.{} waited past its deadline for the actor's turn",
+                    self.key, call.method
+                ))));
+                false
+            }
+            Envelope::Call(call) => {
+                earliest = Some(earliest.map_or(call.deadline, |d| d.min(call.deadline)));
+                true
+            }
+            _ => true,
+        });
+        self.queue_deadline = earliest;
+    }
+}
 
 /// The activation task.
 pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
     let ActivationStart {
         activation: act,
-        mut rx,
+        rx,
         mut reentrant_rx,
     } = start;
+    let mut inbox = Inbox::new(act.key.clone(), rx);
     let mut actor = Arc::new(factory(&act.key.id));
-    if let Err(e) = activate(&*actor, &act).await {
-        fail_activation(&act, rx, reentrant_rx, e).await;
+    if let Err(e) = inbox.guard(activate(&*actor, &act), None).await {
+        fail_activation(&act, inbox, reentrant_rx, e).await;
         return;
     }
     let reason = loop {
-        let envelope = tokio::select! {
-            biased;
-            Some(call) = reentrant_rx.recv() => Envelope::Call(call),
-            m = rx.recv() => match m {
-                Some(m) => m,
-                // Unreachable while our slot holds a sender; treat as a shutdown.
-                None => break DeactivateReason::Shutdown,
-            },
+        let Some(envelope) = inbox.next(&mut reentrant_rx).await else {
+            // Unreachable while our slot holds a sender; treat as a shutdown.
+            break DeactivateReason::Shutdown;
         };
         match envelope {
             Envelope::Call(call) => {
-                serve_call(&*actor, &act, call, &mut reentrant_rx).await;
-                act.touch();
+                serve_call(&*actor, &act, call, &mut inbox, &mut reentrant_rx).await;
+                act.mailbox.touch();
             }
-            Envelope::Timer(fire) => serve_timer(&*actor, &act, &fire).await,
-            Envelope::Deactivate(DeactivateReason::Idle) if !act.is_idle() => continue,
+            Envelope::Timer(fire) => serve_timer(&*actor, &act, &fire, &mut inbox).await,
+            Envelope::Deactivate(DeactivateReason::Idle(uses)) if uses != act.mailbox.uses() => {
+                continue
+            }
             Envelope::Deactivate(reason) => break reason,
         }
         if act.needs_reset.swap(false, Ordering::AcqRel) {
@@ -307,14 +442,14 @@ pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
             // the committed state, as a new activation would.
             act.cancel_timers();
             actor = Arc::new(factory(&act.key.id));
-            if let Err(e) = activate(&*actor, &act).await {
+            if let Err(e) = inbox.guard(activate(&*actor, &act), None).await {
                 tracing::warn!(actor = %act.key, error = %e, "re-activation after a failed turn failed");
-                fail_activation(&act, rx, reentrant_rx, e).await;
+                fail_activation(&act, inbox, reentrant_rx, e).await;
                 return;
             }
         }
     };
-    deactivate(&*actor, &act, rx, reentrant_rx, reason).await;
+    deactivate(&*actor, &act, inbox, reentrant_rx, reason).await;
 }
 
 async fn activate<A: Actor>(actor: &A, act: &Arc<Activation>) -> Result<(), Error> {
@@ -331,32 +466,15 @@ async fn activate<A: Actor>(actor: &A, act: &Arc<Activation>) -> Result<(), Erro
     .map(drop)
 }
 
-/// Runs one call turn; with reentrancy on, also serves calls of the same chain that re-enter
-/// while it waits.
+/// Runs one call turn, answering its caller by the deadline; with reentrancy on, also serves
+/// calls of the same chain that re-enter while it waits.
 async fn serve_call<A: Actor>(
     actor: &A,
     act: &Arc<Activation>,
     call: CallEnvelope,
+    inbox: &mut Inbox,
     reentrant_rx: &mut mpsc::UnboundedReceiver<CallEnvelope>,
 ) {
-    if !act.ty.config.reentrancy.enabled {
-        return call_turn(actor, act, call).await;
-    }
-    let outer = call_turn(actor, act, call);
-    tokio::pin!(outer);
-    let mut nested = FuturesUnordered::new();
-    loop {
-        tokio::select! {
-            biased;
-            () = &mut outer => break,
-            Some(()) = nested.next(), if !nested.is_empty() => {}
-            Some(c) = reentrant_rx.recv() => nested.push(call_turn(actor, act, c)),
-        }
-    }
-    while nested.next().await.is_some() {}
-}
-
-async fn call_turn<A: Actor>(actor: &A, act: &Arc<Activation>, call: CallEnvelope) {
     let CallEnvelope {
         method,
         payload,
@@ -366,17 +484,75 @@ async fn call_turn<A: Actor>(actor: &A, act: &Arc<Activation>, call: CallEnvelop
         reply,
     } = call;
     if reply.is_closed() {
-        return; // The caller stopped waiting (deadline or cancellation): nobody wants this turn.
+        return; // The caller stopped waiting (its deadline, or cancellation): skip the turn.
     }
-    if Instant::now() >= deadline {
-        let _ = reply.send(Err(Error::deadline(format!(
-            "call to {}.{method} waited past its deadline for the actor's turn",
-            act.key
-        ))));
+    let mut running = Running {
+        reply: Some(reply),
+        deadline,
+        method: method.clone(),
+    };
+    let span = tracing::info_span!("actor.turn", actor.type = %act.key.actor_type,
+        actor.id = %act.key.id, method = %method, outcome = tracing::field::Empty);
+    let ctx = Context::new(Arc::clone(act), chain, deadline);
+    let body = execute(
+        act,
+        &ctx,
+        actor.handle(&ctx, Call::new(method, payload, codec, CallOrigin::Call)),
+    )
+    .instrument(span.clone());
+    let result = if act.ty.config.reentrancy.enabled {
+        inbox
+            .guard(
+                with_nested_turns(body, actor, act, reentrant_rx),
+                Some(&mut running),
+            )
+            .await
+    } else {
+        inbox.guard(body, Some(&mut running)).await
+    };
+    span.record("outcome", outcome(&result));
+    if let Some(reply) = running.reply.take() {
+        let _ = reply.send(result);
+    }
+}
+
+/// Polls `outer` while running re-entrant calls (same chain, coming back to this actor) as
+/// nested turns; returns `outer`'s result once it and every nested turn are done.
+async fn with_nested_turns<A: Actor, T>(
+    outer: impl Future<Output = T>,
+    actor: &A,
+    act: &Arc<Activation>,
+    reentrant_rx: &mut mpsc::UnboundedReceiver<CallEnvelope>,
+) -> T {
+    let mut outer = std::pin::pin!(outer);
+    let mut nested = FuturesUnordered::new();
+    let out = loop {
+        tokio::select! {
+            biased;
+            out = &mut outer => break out,
+            Some(()) = nested.next(), if !nested.is_empty() => {}
+            Some(c) = reentrant_rx.recv() => nested.push(nested_turn(actor, act, c)),
+        }
+    };
+    while nested.next().await.is_some() {}
+    out
+}
+
+/// A re-entrant turn. Its caller keeps its own deadline (re-entrant calls take the timed path).
+async fn nested_turn<A: Actor>(actor: &A, act: &Arc<Activation>, call: CallEnvelope) {
+    let CallEnvelope {
+        method,
+        payload,
+        codec,
+        deadline,
+        chain,
+        reply,
+    } = call;
+    if reply.is_closed() {
         return;
     }
     let span = tracing::info_span!("actor.turn", actor.type = %act.key.actor_type,
-        actor.id = %act.key.id, method = %method, outcome = tracing::field::Empty);
+        actor.id = %act.key.id, method = %method, reentrant = true, outcome = tracing::field::Empty);
     let ctx = Context::new(Arc::clone(act), chain, deadline);
     let result = execute(
         act,
@@ -389,7 +565,12 @@ async fn call_turn<A: Actor>(actor: &A, act: &Arc<Activation>, call: CallEnvelop
     let _ = reply.send(result);
 }
 
-async fn serve_timer<A: Actor>(actor: &A, act: &Arc<Activation>, fire: &TimerFire) {
+async fn serve_timer<A: Actor>(
+    actor: &A,
+    act: &Arc<Activation>,
+    fire: &TimerFire,
+    inbox: &mut Inbox,
+) {
     let Some((callback, data)) = act.take_timer_fire(fire) else {
         return;
     };
@@ -403,9 +584,8 @@ async fn serve_timer<A: Actor>(actor: &A, act: &Arc<Activation>, fire: &TimerFir
         Codec::Binary,
         CallOrigin::Timer(fire.name.clone()),
     );
-    let result = execute(act, &ctx, actor.handle(&ctx, call))
-        .instrument(span.clone())
-        .await;
+    let body = execute(act, &ctx, actor.handle(&ctx, call)).instrument(span.clone());
+    let result = inbox.guard(body, None).await;
     span.record("outcome", outcome(&result));
     if let Err(e) = result {
         tracing::warn!(parent: &span, error = %e, "timer callback failed");
@@ -457,7 +637,7 @@ fn outcome(result: &Result<Bytes, Error>) -> &'static str {
 async fn deactivate<A: Actor>(
     actor: &A,
     act: &Arc<Activation>,
-    mut rx: mpsc::Receiver<Envelope>,
+    mut inbox: Inbox,
     mut reentrant_rx: mpsc::UnboundedReceiver<CallEnvelope>,
     reason: DeactivateReason,
 ) {
@@ -468,35 +648,25 @@ async fn deactivate<A: Actor>(
         }
     }
     act.cancel_timers();
-    rx.close();
+    inbox.close();
     reentrant_rx.close();
     // Calls queued before the close still get their turn, in order.
-    loop {
-        let next = match reentrant_rx.try_recv() {
-            Ok(call) => Some(call),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => match rx.recv().await {
-                Some(Envelope::Call(call)) => Some(call),
-                Some(Envelope::Timer(_) | Envelope::Deactivate(_)) => continue,
-                None => None,
-            },
-        };
-        match next {
-            Some(call) => serve_call(actor, act, call, &mut reentrant_rx).await,
-            None => break,
+    while let Some(envelope) = inbox.next(&mut reentrant_rx).await {
+        if let Envelope::Call(call) = envelope {
+            serve_call(actor, act, call, &mut inbox, &mut reentrant_rx).await;
         }
     }
     let deadline = Instant::now() + act.host.config().call_timeout;
     let ctx = Context::new(Arc::clone(act), None, deadline);
     let span = tracing::debug_span!("actor.deactivate", actor.type = %act.key.actor_type,
         actor.id = %act.key.id, reason = ?reason);
-    let result = execute(
+    let body = execute(
         act,
         &ctx,
         actor.on_deactivate(&ctx).map(|r| r.map(|()| Bytes::new())),
     )
-    .instrument(span)
-    .await;
-    if let Err(e) = result {
+    .instrument(span);
+    if let Err(e) = inbox.guard(body, None).await {
         tracing::warn!(actor = %act.key, error = %e, "on_deactivate failed; deactivating anyway");
     }
     act.ty.table.remove_if(
@@ -509,7 +679,7 @@ async fn deactivate<A: Actor>(
 /// The activation could not start: its slot goes, and every queued call gets the reason.
 async fn fail_activation(
     act: &Arc<Activation>,
-    mut rx: mpsc::Receiver<Envelope>,
+    mut inbox: Inbox,
     mut reentrant_rx: mpsc::UnboundedReceiver<CallEnvelope>,
     error: Error,
 ) {
@@ -517,20 +687,14 @@ async fn fail_activation(
     act.ty
         .table
         .remove_if(act.key.id.as_str(), |_, slot| slot.is_mailbox(&act.mailbox));
-    rx.close();
+    inbox.close();
     reentrant_rx.close();
     let message = format!("activation of {} failed: {}", act.key, error.message());
-    let fail = |call: CallEnvelope| {
-        let _ = call
-            .reply
-            .send(Err(Error::new(error.kind(), message.clone())));
-    };
-    while let Ok(call) = reentrant_rx.try_recv() {
-        fail(call);
-    }
-    while let Some(envelope) = rx.recv().await {
+    while let Some(envelope) = inbox.next(&mut reentrant_rx).await {
         if let Envelope::Call(call) = envelope {
-            fail(call);
+            let _ = call
+                .reply
+                .send(Err(Error::new(error.kind(), message.clone())));
         }
     }
 }

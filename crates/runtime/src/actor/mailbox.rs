@@ -33,8 +33,9 @@ pub(crate) struct TimerFire {
 /// Why an activation should end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DeactivateReason {
-    /// The idle scanner found it idle; the activation re-checks before obeying.
-    Idle,
+    /// The idle scanner found it idle after this many call turns; the activation obeys only if
+    /// no call turn ran since.
+    Idle(u64),
     /// The host is shutting down.
     Shutdown,
 }
@@ -53,8 +54,12 @@ pub(crate) struct Mailbox {
     pub(crate) tx: mpsc::Sender<Envelope>,
     /// Calls that re-enter this actor from its own call chain; served even mid-turn.
     pub(crate) reentrant_tx: mpsc::UnboundedSender<CallEnvelope>,
-    /// Milliseconds since the host's epoch at which the last call turn ended.
-    last_used_ms: AtomicU64,
+    /// Call turns served so far (written by the activation only).
+    uses: AtomicU64,
+    /// The idle scanner's bookkeeping: the `uses` it saw last, and since when (ms since the
+    /// host's epoch) it has not changed. A counter instead of a clock read per call.
+    scanned_uses: AtomicU64,
+    unchanged_since_ms: AtomicU64,
 }
 
 impl Mailbox {
@@ -66,16 +71,32 @@ impl Mailbox {
         Self {
             tx,
             reentrant_tx,
-            last_used_ms: AtomicU64::new(now_ms),
+            uses: AtomicU64::new(0),
+            scanned_uses: AtomicU64::new(0),
+            unchanged_since_ms: AtomicU64::new(now_ms),
         }
     }
 
-    pub(crate) fn touch(&self, now_ms: u64) {
-        self.last_used_ms.store(now_ms, Ordering::Relaxed);
+    /// Records one served call turn. Only the activation's task writes `uses`.
+    pub(crate) fn touch(&self) {
+        let n = self.uses.load(Ordering::Relaxed);
+        self.uses.store(n.wrapping_add(1), Ordering::Relaxed);
     }
 
-    pub(crate) fn idle_ms(&self, now_ms: u64) -> u64 {
-        now_ms.saturating_sub(self.last_used_ms.load(Ordering::Relaxed))
+    pub(crate) fn uses(&self) -> u64 {
+        self.uses.load(Ordering::Relaxed)
+    }
+
+    /// For the idle scanner: `Some(uses)` when no call turn ran for at least `idle_ms`.
+    pub(crate) fn idle_check(&self, now_ms: u64, idle_ms: u64) -> Option<u64> {
+        let uses = self.uses();
+        if uses != self.scanned_uses.load(Ordering::Relaxed) {
+            self.scanned_uses.store(uses, Ordering::Relaxed);
+            self.unchanged_since_ms.store(now_ms, Ordering::Relaxed);
+            return None;
+        }
+        let since = self.unchanged_since_ms.load(Ordering::Relaxed);
+        (now_ms.saturating_sub(since) >= idle_ms).then_some(uses)
     }
 }
 

@@ -107,7 +107,7 @@ impl ActorRegistration {
         Ok(TypeEntry {
             config: self.config.resolve(host)?,
             name: self.actor_type,
-            table: DashMap::new(),
+            table: DashMap::with_hasher(foldhash::fast::RandomState::default()),
             spawner: self.spawner,
         })
     }
@@ -117,7 +117,7 @@ impl ActorRegistration {
 pub(crate) struct TypeEntry {
     pub(crate) name: ActorType,
     pub(crate) config: EffectiveTypeConfig,
-    pub(crate) table: DashMap<ActorId, Slot>,
+    pub(crate) table: DashMap<ActorId, Slot, foldhash::fast::RandomState>,
     pub(crate) spawner: Spawner,
 }
 
