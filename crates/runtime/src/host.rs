@@ -163,7 +163,7 @@ impl HostBuilder {
         }
         let inner = Arc::new(HostInner {
             config: self.config,
-            store,
+            store: std::sync::RwLock::new(Some(store)),
             types,
             epoch: Instant::now(),
             tracker: TaskTracker::new(),
@@ -246,7 +246,16 @@ impl Host {
                 inner.config.shutdown_timeout
             )));
         }
-        inner.store.flush().await?;
+        let store = inner.store()?;
+        store.flush().await?;
+        // Release the store, so its resources (sled's directory lock) are freed even while
+        // handles to this host live on: a new host may open the same directory.
+        drop(store);
+        inner
+            .store
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         tracing::info!(deactivated = count, "host shut down");
         Ok(())
     }
@@ -268,7 +277,8 @@ pub struct HostHandle {
 
 struct HostInner {
     config: HostConfig,
-    store: Arc<dyn StateStore>,
+    /// `None` once the host has shut down.
+    store: std::sync::RwLock<Option<Arc<dyn StateStore>>>,
     types: HashMap<ActorType, Arc<TypeEntry>, foldhash::fast::RandomState>,
     epoch: Instant,
     tracker: TaskTracker,
@@ -281,6 +291,21 @@ impl fmt::Debug for HostHandle {
             .field("app_id", &self.inner.config.app_id)
             .field("types", &self.inner.types.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
+    }
+}
+
+impl HostInner {
+    fn store(&self) -> Result<Arc<dyn StateStore>, Error> {
+        self.store
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::ShuttingDown,
+                    "the host has shut down and released its state store",
+                )
+            })
     }
 }
 
@@ -422,8 +447,11 @@ impl HostHandle {
     }
 
     /// The host's state store.
-    pub fn store(&self) -> &Arc<dyn StateStore> {
-        &self.inner.store
+    ///
+    /// # Errors
+    /// [`ErrorKind::ShuttingDown`] after [`Host::shutdown`], which releases the store.
+    pub fn store(&self) -> Result<Arc<dyn StateStore>, Error> {
+        self.inner.store()
     }
 
     pub(crate) fn now_ms(&self) -> u64 {

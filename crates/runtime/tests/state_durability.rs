@@ -33,8 +33,6 @@ async fn state_survives_deactivation_and_a_full_host_restart() {
     }
     host.shutdown().await.unwrap();
     assert_eq!(stats.deactivations(), 3);
-    // The last handle closes the store (sled holds a lock on its directory until then).
-    drop(h);
 
     // A new host process-equivalent: new store handle on the same directory.
     let stats = Stats::new(1);
@@ -47,6 +45,7 @@ async fn state_survives_deactivation_and_a_full_host_restart() {
     // The key scheme is Dapr's: app||type||id||key, and on_deactivate's write was committed.
     let raw = h
         .store()
+        .unwrap()
         .get(&StateKey::raw("shop||probe||a||deactivated"))
         .await
         .unwrap()
@@ -72,6 +71,7 @@ async fn a_failing_turn_commits_nothing_and_the_host_keeps_serving() {
     assert_eq!(dec(&n), 1, "the failed turn's write was discarded");
     let stored = h
         .store()
+        .unwrap()
         .get(&StateKey::raw("shop||probe||x||n"))
         .await
         .unwrap()

@@ -194,7 +194,7 @@ impl Activation {
             return Err(invalid_key(bad));
         }
         let _serial = self.commit_lock.lock().await;
-        let store = self.host.store();
+        let store = self.host.store()?;
         // Keys this activation never read: learn their ETags first.
         let unknown: Vec<&String> = {
             let committed = lock(&self.committed);

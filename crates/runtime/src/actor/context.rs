@@ -168,7 +168,7 @@ impl ActorState<'_> {
         if let Some(c) = lock(&act.committed).get(key) {
             return Ok(c.value.clone());
         }
-        let loaded = act.host.store().get(&act.state_key(key)).await?;
+        let loaded = act.host.store()?.get(&act.state_key(key)).await?;
         let mut committed = lock(&act.committed);
         // A commit of this activation may have cached a newer value while we were loading.
         let entry = committed
