@@ -58,6 +58,11 @@ pub struct HostConfig {
     pub reentrancy: Reentrancy,
     /// How long shutdown waits for running turns and deactivations. Default: 30 s.
     pub shutdown_timeout: Duration,
+    /// Owner-epoch fencing: each activation takes a new epoch for its actor in the store, and
+    /// every commit is conditional on it still being the newest, so a stale activation (one that
+    /// survived a move) cannot write. Costs one store write per activation. Default: off for a
+    /// single host; a host joined to a placement service always fences.
+    pub fencing: bool,
 }
 
 impl Default for HostConfig {
@@ -70,6 +75,7 @@ impl Default for HostConfig {
             mailbox_capacity: 1024,
             reentrancy: Reentrancy::disabled(),
             shutdown_timeout: Duration::from_secs(30),
+            fencing: false,
         }
     }
 }

@@ -118,6 +118,12 @@ impl HostBuilder {
         self
     }
 
+    /// Owner-epoch fencing of state writes (see [`HostConfig::fencing`]). Default: off.
+    pub fn fencing(mut self, fencing: bool) -> Self {
+        self.config.fencing = fencing;
+        self
+    }
+
     /// All settings at once.
     pub fn config(mut self, config: HostConfig) -> Self {
         self.config = config;

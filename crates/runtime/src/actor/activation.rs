@@ -31,7 +31,7 @@ use super::{
 use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
 use crate::host::HostHandle;
-use crate::state::{Condition, Operation, StateKey};
+use crate::state::{Condition, ETag, Operation, StateKey};
 
 /// A committed value of one state key, as this activation last saw it in the store.
 #[derive(Debug, Clone)]
@@ -64,6 +64,10 @@ pub(crate) struct Activation {
     timer_generation: AtomicU64,
     /// Set when a turn panicked or a commit failed: the instance may not match committed state.
     needs_reset: AtomicBool,
+    /// The owner epoch this activation took (the ETag of the actor's epoch key), when fencing.
+    epoch: Mutex<Option<ETag>>,
+    /// Set when a commit found a newer owner epoch: this activation must go, writing nothing.
+    fenced: AtomicBool,
     weak_tx: mpsc::WeakSender<Envelope>,
 }
 
@@ -85,6 +89,8 @@ impl Activation {
             timers: Mutex::new(HashMap::new()),
             timer_generation: AtomicU64::new(0),
             needs_reset: AtomicBool::new(false),
+            epoch: Mutex::new(None),
+            fenced: AtomicBool::new(false),
             weak_tx,
         }
     }
@@ -190,7 +196,10 @@ impl Activation {
         }
         // Sorted, so a transaction's key order is deterministic.
         let pending: BTreeMap<String, Option<Bytes>> = pending.into_iter().collect();
-        if let Some(bad) = pending.keys().find(|k| k.is_empty()) {
+        if let Some(bad) = pending
+            .keys()
+            .find(|k| k.is_empty() || k.starts_with(RESERVED_KEY_PREFIX))
+        {
             return Err(invalid_key(bad));
         }
         let _serial = self.commit_lock.lock().await;
@@ -214,7 +223,9 @@ impl Activation {
                 });
             }
         }
-        let ops: Vec<Operation> = {
+        let epoch = *lock(&self.epoch);
+        let epoch_key = self.state_key(EPOCH_KEY);
+        let mut ops: Vec<Operation> = {
             let committed = lock(&self.committed);
             pending
                 .iter()
@@ -232,6 +243,12 @@ impl Activation {
                 })
                 .collect()
         };
+        if let Some(epoch) = epoch {
+            ops.push(Operation::Check {
+                key: epoch_key.clone(),
+                condition: Condition::Matches(epoch),
+            });
+        }
         match store.transact(ops).await {
             Ok(etags) => {
                 let mut committed = lock(&self.committed);
@@ -239,6 +256,18 @@ impl Activation {
                     committed.insert(name, Cached { value, etag });
                 }
                 Ok(())
+            }
+            Err(e) if epoch.is_some() && e.is_conflict() && e.key() == Some(&epoch_key) => {
+                self.fenced.store(true, Ordering::Release);
+                tracing::warn!(actor = %self.key, "fenced: a newer activation took the owner epoch; deactivating");
+                Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "{} was fenced: a newer activation of it (elsewhere) took its owner \
+                         epoch, so this activation's writes are refused and it deactivates",
+                        self.key
+                    ),
+                ))
             }
             Err(e) => {
                 let mut committed = lock(&self.committed);
@@ -250,6 +279,46 @@ impl Activation {
                 Err(Error::from(e))
             }
         }
+    }
+}
+
+/// State keys starting with this are the runtime's own.
+pub(crate) const RESERVED_KEY_PREFIX: &str = "__weft";
+/// The state key holding an actor's owner epoch (a counter bumped by every fenced activation).
+pub(crate) const EPOCH_KEY: &str = "__weft_epoch";
+
+impl Activation {
+    /// Takes a new owner epoch for this actor: read the counter, write it + 1 conditional on
+    /// what was read; retried when another activation raced us.
+    async fn take_epoch(&self) -> Result<(), Error> {
+        let store = self.host.store()?;
+        let key = self.state_key(EPOCH_KEY);
+        for _ in 0..8 {
+            let current = store.get(&key).await?;
+            let (n, condition) = match &current {
+                Some(v) => (
+                    <[u8; 8]>::try_from(&v.value[..]).map_or(0, u64::from_be_bytes),
+                    Condition::Matches(v.etag),
+                ),
+                None => (0, Condition::Absent),
+            };
+            let next = Bytes::copy_from_slice(&n.wrapping_add(1).to_be_bytes());
+            match store.set(&key, next, condition).await {
+                Ok(etag) => {
+                    *lock(&self.epoch) = Some(etag);
+                    return Ok(());
+                }
+                Err(e) if e.is_conflict() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Conflict,
+            format!(
+                "{}: could not take the owner epoch: other activations keep taking it",
+                self.key
+            ),
+        ))
     }
 }
 
@@ -437,6 +506,9 @@ pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
             }
             Envelope::Deactivate(reason) => break reason,
         }
+        if act.fenced.load(Ordering::Acquire) {
+            break DeactivateReason::Fenced;
+        }
         if act.needs_reset.swap(false, Ordering::AcqRel) {
             // The instance may hold changes that were never committed: start it afresh from
             // the committed state, as a new activation would.
@@ -453,6 +525,9 @@ pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
 }
 
 async fn activate<A: Actor>(actor: &A, act: &Arc<Activation>) -> Result<(), Error> {
+    if act.host.config().fencing {
+        act.take_epoch().await?;
+    }
     let deadline = Instant::now() + act.host.config().call_timeout;
     let ctx = Context::new(Arc::clone(act), None, deadline);
     let span = tracing::debug_span!("actor.activate", actor.type = %act.key.actor_type, actor.id = %act.key.id);
@@ -656,18 +731,21 @@ async fn deactivate<A: Actor>(
             serve_call(actor, act, call, &mut inbox, &mut reentrant_rx).await;
         }
     }
-    let deadline = Instant::now() + act.host.config().call_timeout;
-    let ctx = Context::new(Arc::clone(act), None, deadline);
-    let span = tracing::debug_span!("actor.deactivate", actor.type = %act.key.actor_type,
-        actor.id = %act.key.id, reason = ?reason);
-    let body = execute(
-        act,
-        &ctx,
-        actor.on_deactivate(&ctx).map(|r| r.map(|()| Bytes::new())),
-    )
-    .instrument(span);
-    if let Err(e) = inbox.guard(body, None).await {
-        tracing::warn!(actor = %act.key, error = %e, "on_deactivate failed; deactivating anyway");
+    // A fenced activation is not the owner any more: its last turn could not commit anyway.
+    if reason != DeactivateReason::Fenced {
+        let deadline = Instant::now() + act.host.config().call_timeout;
+        let ctx = Context::new(Arc::clone(act), None, deadline);
+        let span = tracing::debug_span!("actor.deactivate", actor.type = %act.key.actor_type,
+            actor.id = %act.key.id, reason = ?reason);
+        let body = execute(
+            act,
+            &ctx,
+            actor.on_deactivate(&ctx).map(|r| r.map(|()| Bytes::new())),
+        )
+        .instrument(span);
+        if let Err(e) = inbox.guard(body, None).await {
+            tracing::warn!(actor = %act.key, error = %e, "on_deactivate failed; deactivating anyway");
+        }
     }
     act.ty.table.remove_if(
         act.key.id.as_str(),

@@ -227,6 +227,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) fn invalid_key(key: &str) -> Error {
     Error::new(
         ErrorKind::InvalidArgument,
-        format!("state key {key:?} is invalid: keys must be non-empty"),
+        format!(
+            "state key {key:?} is invalid: keys must be non-empty and must not start with `__weft` \
+             (reserved for the runtime)"
+        ),
     )
 }

@@ -38,6 +38,8 @@ pub(crate) enum DeactivateReason {
     Idle(u64),
     /// The host is shutting down.
     Shutdown,
+    /// A commit found a newer owner epoch: another activation owns the actor now.
+    Fenced,
 }
 
 /// Everything an activation's task receives through its mailbox.

@@ -29,10 +29,55 @@ pub(crate) async fn run_all(store: Arc<dyn StateStore>) {
     transact_with_a_failing_condition_changes_nothing(s).await;
     transact_rejects_two_operations_on_one_key(s).await;
     transact_without_operations_is_ok(s).await;
+    a_check_operation_guards_a_transaction_without_writing(s).await;
     empty_and_binary_values_round_trip(s).await;
     flush_succeeds(s).await;
     concurrent_conditional_writers_lose_no_update(store.clone()).await;
     concurrent_increments_with_retry_lose_no_update(store).await;
+}
+
+/// `Operation::Check` writes nothing, but fails the whole transaction when its condition does
+/// not hold: how a commit is fenced by an activation's owner epoch.
+pub(crate) async fn a_check_operation_guards_a_transaction_without_writing(store: &dyn StateStore) {
+    let keys = Keys::new("check_guards");
+    let (epoch, data) = (keys.key("epoch"), keys.key("data"));
+    let mine = set(store, &epoch, bytes(b"1"), Condition::Any).await;
+    let guarded = |value: &'static [u8], expect: Condition| {
+        vec![
+            Operation::Check {
+                key: epoch.clone(),
+                condition: expect,
+            },
+            Operation::Set {
+                key: data.clone(),
+                value: bytes(value),
+                condition: Condition::Any,
+            },
+        ]
+    };
+    let etags = store
+        .transact(guarded(b"v1", Condition::Matches(mine)))
+        .await
+        .unwrap_or_else(|err| panic!("a check that holds must pass: {err}"));
+    assert_eq!(
+        etags[0],
+        Some(mine),
+        "a check reports the key's current etag"
+    );
+    let after = store.get(&epoch).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(after.map(|v| v.etag), Some(mine), "a check must not write");
+
+    // Someone else takes the epoch: the old holder's commit is refused, nothing is written.
+    set(store, &epoch, bytes(b"2"), Condition::Matches(mine)).await;
+    assert_fails(
+        store
+            .transact(guarded(b"v2", Condition::Matches(mine)))
+            .await,
+        StoreErrorKind::Conflict,
+        &epoch,
+    );
+    let data_now = store.get(&data).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(data_now.map(|v| v.value), Some(bytes(b"v1")));
 }
 
 /// Keys of one check, under a random run id so that runs never see each other's data.

@@ -157,6 +157,7 @@ impl StateStore for MemoryStore {
                     inner.entries.remove(&key);
                     None
                 }
+                Operation::Check { key, .. } => inner.entries.get(&key).map(|v| v.etag),
             })
             .collect();
         Ok(etags)

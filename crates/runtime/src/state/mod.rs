@@ -115,20 +115,32 @@ pub enum Operation {
         /// Precondition on the key's current ETag.
         condition: Condition,
     },
+    /// Write nothing, but fail the whole transaction unless `condition` holds for `key`. This is
+    /// how a commit is tied to an activation's owner epoch (fencing).
+    Check {
+        /// The key to look at.
+        key: StateKey,
+        /// What must hold.
+        condition: Condition,
+    },
 }
 
 impl Operation {
     /// The key this operation touches.
     pub fn key(&self) -> &StateKey {
         match self {
-            Operation::Set { key, .. } | Operation::Delete { key, .. } => key,
+            Operation::Set { key, .. }
+            | Operation::Delete { key, .. }
+            | Operation::Check { key, .. } => key,
         }
     }
 
     /// The precondition of this operation.
     pub fn condition(&self) -> Condition {
         match self {
-            Operation::Set { condition, .. } | Operation::Delete { condition, .. } => *condition,
+            Operation::Set { condition, .. }
+            | Operation::Delete { condition, .. }
+            | Operation::Check { condition, .. } => *condition,
         }
     }
 }
@@ -260,7 +272,7 @@ pub trait StateStore: Send + Sync + fmt::Debug + 'static {
 
     /// Applies all operations atomically: either every condition holds and every operation is
     /// applied, or nothing changes. Returns, per operation in order, the key's new ETag (`None`
-    /// for a delete).
+    /// for a delete; the key's current ETag for a [`Operation::Check`]).
     ///
     /// # Errors
     /// [`StoreErrorKind::Conflict`] naming the first key whose condition failed;

@@ -78,14 +78,30 @@ impl SledStore {
     /// another process has it open.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let db = sled::open(path).map_err(|e| {
-            StoreError::new(
-                StoreErrorKind::Backend,
-                "open",
-                format!("cannot open sled database at `{}`", path.display()),
-            )
-            .with_source(e)
-        })?;
+        // sled locks its directory; after the last handle of a previous store in this process
+        // drops, sled's I/O threads can hold the lock a moment longer. Wait for it, boundedly.
+        let give_up = std::time::Instant::now() + LOCK_WAIT;
+        let db = loop {
+            match sled::open(path) {
+                Ok(db) => break db,
+                Err(e) if is_lock_busy(&e) && std::time::Instant::now() < give_up => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => {
+                    let why = if is_lock_busy(&e) {
+                        "another process (or store) holds its lock"
+                    } else {
+                        "sled refused"
+                    };
+                    return Err(StoreError::new(
+                        StoreErrorKind::Backend,
+                        "open",
+                        format!("cannot open sled database at `{}`: {why}", path.display()),
+                    )
+                    .with_source(e));
+                }
+            }
+        };
         Ok(Self {
             db,
             path: Some(path.to_owned()),
@@ -131,6 +147,14 @@ impl SledStore {
 }
 
 /// A fresh ETag: a sled ID plus one, so it is never 0 and never repeats.
+/// How long [`SledStore::open`] waits for a directory lock that is briefly still held.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn is_lock_busy(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
+        || io.to_string().contains("could not acquire lock"))
+}
+
 fn fresh_etag(db: &sled::Db, op: &'static str, key: Option<&StateKey>) -> Result<ETag, StoreError> {
     let id = db.generate_id().map_err(|e| backend(op, key, e))?;
     id.checked_add(1).map(ETag::new).ok_or_else(|| {
@@ -372,6 +396,9 @@ impl StateStore for SledStore {
                     },
                     Operation::Delete { key, condition } => {
                         remove(tx, "transact", key, *condition).map(|()| None)
+                    }
+                    Operation::Check { key, condition } => {
+                        check(tx, "transact", key, *condition).map(|(_, etag)| etag)
                     }
                 })
                 .collect()

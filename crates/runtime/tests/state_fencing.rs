@@ -1,0 +1,93 @@
+//! Owner-epoch fencing: two activations of one actor (forced here by two hosts on one store,
+//! bypassing placement) → the stale one's commit is refused, it deactivates itself, and the
+//! current owner's commits go through.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{dec, probe, Stats};
+use weft_runtime::state::StateKey;
+use weft_runtime::{ErrorKind, Host, SledStore, StateStore};
+
+fn host(store: &Arc<dyn StateStore>, stats: &Arc<Stats>) -> Host {
+    Host::builder()
+        .app_id("shop")
+        .shared_store(Arc::clone(store))
+        .fencing(true)
+        .register(probe("probe", stats))
+        .start()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_activation_cannot_commit_and_deactivates_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn StateStore> = Arc::new(SledStore::open(dir.path()).unwrap());
+    let stats = Stats::new(1);
+    let (old, new) = (host(&store, &stats), host(&store, &stats));
+    let (h_old, h_new) = (old.handle(), new.handle());
+
+    assert_eq!(
+        dec(&h_old
+            .call("probe", "x", "incr", Bytes::new())
+            .await
+            .unwrap()),
+        1
+    );
+    // A second activation elsewhere takes a newer owner epoch.
+    assert_eq!(
+        dec(&h_new.call("probe", "x", "get", Bytes::new()).await.unwrap()),
+        1
+    );
+
+    // The stale activation's turn runs, but its commit is refused.
+    let err = h_old
+        .call("probe", "x", "incr", Bytes::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(err.message().contains("fenced"), "{err}");
+    // The current owner's commit goes through, from the last committed value.
+    assert_eq!(
+        dec(&h_new
+            .call("probe", "x", "incr", Bytes::new())
+            .await
+            .unwrap()),
+        2
+    );
+    let stored = store
+        .get(&StateKey::actor("shop", "probe", "x", "n"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        dec(&stored.value),
+        2,
+        "nothing of the stale turn was written"
+    );
+
+    // The fenced activation is gone from the old host (bounded wait: it deactivates right
+    // after the refused turn).
+    let gone = async {
+        while h_old.active_count("probe") != 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), gone)
+        .await
+        .expect("the fenced activation deactivated itself");
+    assert_eq!(h_new.active_count("probe"), 1);
+
+    // Its epoch counter moved twice: one per activation.
+    let epoch = store
+        .get(&StateKey::actor("shop", "probe", "x", "__weft_epoch"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(dec(&epoch.value), 2);
+    old.shutdown().await.unwrap();
+    new.shutdown().await.unwrap();
+}
