@@ -27,6 +27,11 @@ pub enum ErrorKind {
     DeadlineExceeded,
     /// The target cannot take the call right now (its activation is restarting); retry later.
     Unavailable,
+    /// The actor lives on another host now (placement moved it); retry after the table update.
+    Moved,
+    /// The call was cut off on its way (the connection to the owner broke): it may or may not
+    /// have run. Retry only what is safe to run twice.
+    Interrupted,
     /// The call would re-enter an actor that is already waiting in this call chain, and the actor
     /// type does not allow reentrancy, or the chain grew past the allowed depth.
     Reentrancy,
@@ -50,6 +55,8 @@ impl ErrorKind {
             ErrorKind::InvalidArgument => "invalid argument",
             ErrorKind::DeadlineExceeded => "deadline exceeded",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Moved => "moved",
+            ErrorKind::Interrupted => "interrupted",
             ErrorKind::Reentrancy => "reentrancy",
             ErrorKind::Conflict => "state conflict",
             ErrorKind::Store => "state store error",
@@ -130,7 +137,7 @@ impl Error {
 
     /// Whether retrying the same call is safe: the actor's turn provably never started.
     pub fn is_retryable(&self) -> bool {
-        matches!(self.inner.kind, ErrorKind::Unavailable)
+        matches!(self.inner.kind, ErrorKind::Unavailable | ErrorKind::Moved)
     }
 
     pub(crate) fn deadline(what: impl fmt::Display) -> Self {

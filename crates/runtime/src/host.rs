@@ -19,6 +19,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::actor::activation::{Activation, ActivationStart};
@@ -30,6 +31,9 @@ use crate::actor::{
 use crate::codec::Codec;
 use crate::config::{HostConfig, Reentrancy};
 use crate::error::{Error, ErrorKind};
+use crate::invoke::proto::invoke_server::InvokeServer;
+use crate::invoke::server::InvokeService;
+use crate::placement::{Cluster, ClusterConfig};
 use crate::state::StateStore;
 
 /// Builds a [`Host`]. Every setting has a default; a state store is required.
@@ -61,6 +65,7 @@ pub struct HostBuilder {
     config: HostConfig,
     store: Option<Arc<dyn StateStore>>,
     registrations: Vec<ActorRegistration>,
+    cluster: Option<ClusterConfig>,
 }
 
 impl HostBuilder {
@@ -124,6 +129,14 @@ impl HostBuilder {
         self
     }
 
+    /// Joins a cluster: the host registers with placement, serves the actors placement assigns
+    /// to it, forwards calls for other actors to their owners, and fences its state writes.
+    /// Default: a single host.
+    pub fn cluster(mut self, cluster: ClusterConfig) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
     /// All settings at once.
     pub fn config(mut self, config: HostConfig) -> Self {
         self.config = config;
@@ -147,7 +160,12 @@ impl HostBuilder {
     /// # Errors
     /// [`ErrorKind::InvalidArgument`] for an invalid setting, a missing store, or an actor type
     /// registered twice.
-    pub fn start(self) -> Result<Host, Error> {
+    pub fn start(mut self) -> Result<Host, Error> {
+        if let Some(cluster) = &self.cluster {
+            cluster.validate()?;
+            // Actors move between hosts: every activation must be fenced.
+            self.config.fencing = true;
+        }
         self.config.validate()?;
         let store = self.store.ok_or_else(|| {
             Error::new(
@@ -167,7 +185,40 @@ impl HostBuilder {
                 ));
             }
         }
+        let mut listener = None;
+        let cluster = match &self.cluster {
+            None => None,
+            Some(c) => {
+                let std_listener = std::net::TcpListener::bind(c.listen).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Unavailable,
+                        format!("cannot listen on {} for other hosts: {e}", c.listen),
+                    )
+                })?;
+                let bound = std_listener
+                    .local_addr()
+                    .and_then(|a| std_listener.set_nonblocking(true).map(|()| a))
+                    .map_err(|e| Error::new(ErrorKind::Unavailable, format!("listener: {e}")))?;
+                listener = Some(std_listener);
+                Some(Arc::new(Cluster {
+                    host_id: c.host_id.clone(),
+                    address: c.advertise.clone().unwrap_or_else(|| bound.to_string()),
+                    tables: Default::default(),
+                    peers: Default::default(),
+                    stop_client: CancellationToken::new(),
+                    stop_server: CancellationToken::new(),
+                }))
+            }
+        };
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                "Host::start must be called inside a tokio runtime",
+            )
+        })?;
         let inner = Arc::new(HostInner {
+            runtime,
+            cluster: cluster.clone(),
             config: self.config,
             store: std::sync::RwLock::new(Some(store)),
             types,
@@ -182,6 +233,32 @@ impl HostBuilder {
             .values()
             .map(|ty| tokio::spawn(scan_idle(handle.clone(), Arc::clone(ty))))
             .collect();
+        if let (Some(cluster), Some(config), Some(listener)) = (cluster, self.cluster, listener) {
+            let listener = tokio::net::TcpListener::from_std(listener)
+                .map_err(|e| Error::new(ErrorKind::Unavailable, format!("listener: {e}")))?;
+            let service = InvokeServer::new(InvokeService {
+                host: handle.clone(),
+            });
+            let stop = cluster.stop_server.clone();
+            tokio::spawn(async move {
+                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                let served = tonic::transport::Server::builder()
+                    .tcp_nodelay(true)
+                    .add_service(service)
+                    .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the invoke service stopped");
+                }
+            });
+            tokio::spawn(crate::placement::client::run(
+                handle.clone(),
+                config,
+                cluster.address.clone(),
+                cluster.stop_client.clone(),
+            ));
+            tracing::info!(host_id = %cluster.host_id, address = %cluster.address, "cluster host listening");
+        }
         tracing::info!(app_id = %handle.inner.config.app_id,
             types = ?handle.inner.types.keys().collect::<Vec<_>>(), "host started");
         Ok(Host { handle, scanners })
@@ -252,6 +329,12 @@ impl Host {
                 inner.config.shutdown_timeout
             )));
         }
+        if let Some(cluster) = &inner.cluster {
+            // Our actors are deactivated and committed: now leave placement (its next round
+            // moves them elsewhere) and stop serving other hosts.
+            cluster.stop_client.cancel();
+            cluster.stop_server.cancel();
+        }
         let store = inner.store()?;
         store.flush().await?;
         // Release the store, so its resources (sled's directory lock) are freed even while
@@ -289,6 +372,9 @@ struct HostInner {
     epoch: Instant,
     tracker: TaskTracker,
     shutting_down: AtomicBool,
+    cluster: Option<Arc<Cluster>>,
+    /// The runtime the host was started on: activations run there, whoever calls.
+    runtime: tokio::runtime::Handle,
 }
 
 impl fmt::Debug for HostHandle {
@@ -352,6 +438,8 @@ pub(crate) struct Request {
     pub(crate) codec: Codec,
     pub(crate) deadline: Instant,
     pub(crate) chain: Option<CallChain>,
+    /// How many hosts forwarded this call already (at most one).
+    pub(crate) hop_count: u32,
 }
 
 /// What to do after one look at an actor's slot.
@@ -388,6 +476,7 @@ impl HostHandle {
             codec: Codec::Binary,
             deadline: Instant::now() + self.inner.config.call_timeout,
             chain: None,
+            hop_count: 0,
         };
         self.invoke(actor_type, id, request).await
     }
@@ -428,6 +517,7 @@ impl HostHandle {
             codec: options.codec,
             deadline: Instant::now() + timeout,
             chain: None,
+            hop_count: 0,
         };
         self.invoke(actor_type, id, request).await
     }
@@ -460,11 +550,136 @@ impl HostHandle {
         self.inner.store()
     }
 
+    pub(crate) fn cluster(&self) -> Option<Arc<Cluster>> {
+        self.inner.cluster.clone()
+    }
+
+    /// The actor types registered on this host.
+    pub fn actor_types(&self) -> Vec<String> {
+        let mut types: Vec<String> = self.inner.types.keys().map(|t| t.to_string()).collect();
+        types.sort_unstable();
+        types
+    }
+
+    pub(crate) fn serves(&self, actor_type: &str) -> bool {
+        self.inner.types.contains_key(actor_type)
+    }
+
+    /// This host's placement table version for `actor_type` (0 outside a cluster).
+    pub fn table_version(&self, actor_type: &str) -> u64 {
+        self.inner
+            .cluster
+            .as_ref()
+            .map_or(0, |c| c.tables.version(actor_type))
+    }
+
+    /// This host's id in its cluster, if it is in one.
+    pub fn host_id(&self) -> Option<&str> {
+        self.inner.cluster.as_ref().map(|c| c.host_id.as_str())
+    }
+
+    /// The address other hosts reach this one at, if it is in a cluster.
+    pub fn address(&self) -> Option<&str> {
+        self.inner.cluster.as_ref().map(|c| c.address.as_str())
+    }
+
+    /// Waits until this host has its placement tables and appears in the table of every actor
+    /// type it serves (so calls route to it). Immediate outside a cluster.
+    ///
+    /// # Errors
+    /// [`ErrorKind::DeadlineExceeded`] when that did not happen within `timeout`.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), Error> {
+        let Some(cluster) = &self.inner.cluster else {
+            return Ok(());
+        };
+        let mut changes = cluster.tables.subscribe();
+        let types = self.actor_types();
+        let ready = async {
+            loop {
+                changes.borrow_and_update();
+                if cluster.tables.is_ready()
+                    && types
+                        .iter()
+                        .all(|t| cluster.tables.serves(t, &cluster.host_id))
+                    && !types.iter().any(|t| {
+                        matches!(
+                            cluster.tables.lookup(t, "_"),
+                            crate::placement::table::Lookup::Locked(_)
+                        )
+                    })
+                {
+                    return;
+                }
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, ready).await.map_err(|_| {
+            Error::deadline(format!(
+                "host {} did not join placement within {timeout:?}",
+                cluster.host_id
+            ))
+        })
+    }
+
+    /// Deactivates (finish turn, commit, `on_deactivate`) the local actors of `types` that the
+    /// current table places on another host, and waits until they are gone.
+    pub(crate) async fn drain_moved(&self, types: &[String], host_id: &str) {
+        let Some(cluster) = &self.inner.cluster else {
+            return;
+        };
+        let mut moving = Vec::new();
+        for actor_type in types {
+            let Some(ty) = self.inner.types.get(actor_type.as_str()) else {
+                continue;
+            };
+            for slot in ty.table.iter() {
+                if let Slot::Active(mailbox) = slot.value() {
+                    let owner = cluster.tables.owner_id(actor_type, slot.key().as_str());
+                    if owner.as_deref() != Some(host_id) {
+                        moving.push(Arc::clone(mailbox));
+                    }
+                }
+            }
+        }
+        if !moving.is_empty() {
+            tracing::info!(actors = moving.len(), "draining actors placed elsewhere");
+        }
+        let waits = moving.into_iter().map(|mailbox| async move {
+            let mut done = mailbox.done.clone();
+            let _ = mailbox
+                .tx
+                .send(Envelope::Deactivate(DeactivateReason::Rebalance))
+                .await;
+            // Resolves with an error once the activation dropped its `done` sender.
+            while done.changed().await.is_ok() {}
+        });
+        futures::future::join_all(waits).await;
+    }
+
     pub(crate) fn now_ms(&self) -> u64 {
         u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// Every actor call enters here: routed through placement on a cluster host, else local.
     pub(crate) async fn invoke(
+        &self,
+        actor_type: &str,
+        id: &str,
+        request: Request,
+    ) -> Result<Bytes, Error> {
+        match &self.inner.cluster {
+            Some(cluster) => {
+                validate_id(id)?;
+                crate::placement::route(self, cluster, actor_type, id, request).await
+            }
+            None => self.invoke_local(actor_type, id, request).await,
+        }
+    }
+
+    /// The call path to an actor of this host.
+    pub(crate) async fn invoke_local(
         &self,
         actor_type: &str,
         id: &str,
@@ -476,6 +691,7 @@ impl HostHandle {
             codec,
             deadline,
             chain,
+            hop_count: _,
         } = request;
         let inner = &self.inner;
         if inner.shutting_down.load(Ordering::Acquire) {
@@ -589,7 +805,8 @@ impl HostHandle {
         let inner = &self.inner;
         let (tx, rx) = mpsc::channel(inner.config.mailbox_capacity);
         let (reentrant_tx, reentrant_rx) = mpsc::unbounded_channel();
-        let mailbox = Arc::new(Mailbox::new(tx, reentrant_tx, self.now_ms()));
+        let (done_tx, done_rx) = watch::channel(());
+        let mailbox = Arc::new(Mailbox::new(tx, reentrant_tx, self.now_ms(), done_rx));
         let actor_id = ActorId::from(id);
         match ty.table.entry(actor_id.clone()) {
             Entry::Occupied(_) => return Ok(()),
@@ -609,8 +826,9 @@ impl HostHandle {
             activation,
             rx,
             reentrant_rx,
+            done: done_tx,
         };
-        inner.tracker.spawn((ty.spawner)(start));
+        inner.tracker.spawn_on((ty.spawner)(start), &inner.runtime);
         Ok(())
     }
 }

@@ -42,6 +42,8 @@ pub mod codec;
 pub mod config;
 pub mod error;
 pub mod host;
+mod invoke;
+mod placement;
 pub mod state;
 
 pub use actor::{
@@ -52,6 +54,7 @@ pub use codec::Codec;
 pub use config::{ActorTypeConfig, HostConfig, Reentrancy};
 pub use error::{Error, ErrorKind};
 pub use host::{CallOptions, Host, HostBuilder, HostHandle};
+pub use placement::ClusterConfig;
 pub use state::{MemoryStore, SledStore, StateStore};
 
 /// What `#[weft::actor]`-generated code uses. Not a public API: it may change in any release.

@@ -328,6 +328,8 @@ pub(crate) struct ActivationStart {
     pub(crate) activation: Arc<Activation>,
     pub(crate) rx: mpsc::Receiver<Envelope>,
     pub(crate) reentrant_rx: mpsc::UnboundedReceiver<CallEnvelope>,
+    /// Dropped when the task ends: waiters on `Mailbox::done` then proceed.
+    pub(crate) done: watch::Sender<()>,
 }
 
 type Factory<A> = Arc<dyn Fn(&ActorId) -> A + Send + Sync>;
@@ -483,6 +485,7 @@ pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
         activation: act,
         rx,
         mut reentrant_rx,
+        done: _done,
     } = start;
     let mut inbox = Inbox::new(act.key.clone(), rx);
     let mut actor = Arc::new(factory(&act.key.id));
@@ -716,7 +719,7 @@ async fn deactivate<A: Actor>(
     mut reentrant_rx: mpsc::UnboundedReceiver<CallEnvelope>,
     reason: DeactivateReason,
 ) {
-    let (done_tx, done_rx) = watch::channel(());
+    let done_rx = act.mailbox.done.clone();
     if let Some(mut slot) = act.ty.table.get_mut(act.key.id.as_str()) {
         if slot.is_mailbox(&act.mailbox) {
             *slot = Slot::Deactivating(done_rx.clone());
@@ -751,7 +754,7 @@ async fn deactivate<A: Actor>(
         act.key.id.as_str(),
         |_, slot| matches!(slot, Slot::Deactivating(w) if w.same_channel(&done_rx)),
     );
-    drop(done_tx);
+    // `run` drops the `done` sender when it returns, right after this.
 }
 
 /// The activation could not start: its slot goes, and every queued call gets the reason.

@@ -35,6 +35,19 @@ impl CallChain {
         }
     }
 
+    /// A chain as it arrives from another host.
+    pub(crate) fn from_parts(id: u64, path: Vec<ActorKey>) -> CallChain {
+        CallChain {
+            id,
+            path: path.into(),
+        }
+    }
+
+    /// The actors waiting in the chain, outermost first.
+    pub(crate) fn path(&self) -> &[ActorKey] {
+        &self.path
+    }
+
     /// The chain's id (the same for every hop of one chain).
     pub(crate) fn id(&self) -> u64 {
         self.id

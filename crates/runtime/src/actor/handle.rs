@@ -68,6 +68,7 @@ impl Caller {
             codec,
             deadline: self.deadline.map_or(default, |d| d.min(default)),
             chain: self.chain.clone(),
+            hop_count: 0,
         }
     }
 }

@@ -40,6 +40,8 @@ pub(crate) enum DeactivateReason {
     Shutdown,
     /// A commit found a newer owner epoch: another activation owns the actor now.
     Fenced,
+    /// Placement moved the actor to another host.
+    Rebalance,
 }
 
 /// Everything an activation's task receives through its mailbox.
@@ -58,6 +60,8 @@ pub(crate) struct Mailbox {
     pub(crate) reentrant_tx: mpsc::UnboundedSender<CallEnvelope>,
     /// Call turns served so far (written by the activation only).
     uses: AtomicU64,
+    /// Resolves (with an error) once the activation has fully ended.
+    pub(crate) done: watch::Receiver<()>,
     /// The idle scanner's bookkeeping: the `uses` it saw last, and since when (ms since the
     /// host's epoch) it has not changed. A counter instead of a clock read per call.
     scanned_uses: AtomicU64,
@@ -69,10 +73,12 @@ impl Mailbox {
         tx: mpsc::Sender<Envelope>,
         reentrant_tx: mpsc::UnboundedSender<CallEnvelope>,
         now_ms: u64,
+        done: watch::Receiver<()>,
     ) -> Self {
         Self {
             tx,
             reentrant_tx,
+            done,
             uses: AtomicU64::new(0),
             scanned_uses: AtomicU64::new(0),
             unchanged_since_ms: AtomicU64::new(now_ms),

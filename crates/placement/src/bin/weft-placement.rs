@@ -1,0 +1,111 @@
+//! `weft-placement`: the placement service as a process.
+//!
+//! ```text
+//! weft-placement --listen 0.0.0.0:50005 --http 0.0.0.0:8080 --faulty-host-timeout 5s
+//! ```
+//!
+//! Logs go to stderr; `RUST_LOG` filters them (default `info`). SIGTERM or Ctrl-C shuts down
+//! gracefully: host streams are closed and connections drained.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use weft_placement::{PlacementConfig, PlacementServer};
+
+/// Weft placement service: consistent-hash actor placement and table dissemination.
+#[derive(Debug, Parser)]
+#[command(name = "weft-placement", version)]
+struct Args {
+    /// gRPC address hosts connect to.
+    #[arg(long, default_value = "127.0.0.1:50005")]
+    listen: SocketAddr,
+    /// HTTP address for /healthz and /placement/state.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: SocketAddr,
+    /// Virtual nodes per host on each actor type's ring.
+    #[arg(long, default_value_t = 100)]
+    replication_factor: u32,
+    /// Remove a host that sends nothing for this long (e.g. `5s`, `500ms`).
+    #[arg(
+        long,
+        visible_alias = "heartbeat-timeout",
+        default_value = "5s",
+        value_parser = humantime::parse_duration
+    )]
+    faulty_host_timeout: Duration,
+    /// Evict a host that does not acknowledge a round's phase within this long.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    ack_timeout: Duration,
+    /// Disseminate membership changes arriving within this window in one round.
+    #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
+    coalesce_window: Duration,
+    /// Longest a host holds calls during a round before unlocking by itself.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    lock_timeout: Duration,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let config = PlacementConfig {
+        replication_factor: args.replication_factor,
+        faulty_host_timeout: args.faulty_host_timeout,
+        ack_timeout: args.ack_timeout,
+        coalesce_window: args.coalesce_window,
+        lock_timeout: args.lock_timeout,
+    };
+    let served = PlacementServer::builder()
+        .config(config)
+        .grpc_addr(args.listen)
+        .http_addr(args.http)
+        .serve_with_shutdown(shutdown_signal())
+        .await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "placement failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM where there is one.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown signal received");
+}

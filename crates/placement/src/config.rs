@@ -1,0 +1,168 @@
+//! Placement settings: every knob has a default and `validate()` names what is wrong.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Placement service settings. Every field has a documented default.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use weft_placement::PlacementConfig;
+///
+/// let config = PlacementConfig {
+///     faulty_host_timeout: Duration::from_secs(2),
+///     ..PlacementConfig::default()
+/// };
+/// config.validate()?;
+/// # Ok::<(), weft_placement::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacementConfig {
+    /// Virtual nodes per host on each actor type's ring. Default: 100. Must be at least 1.
+    pub replication_factor: u32,
+    /// A host that sends nothing (no heartbeat, no ack) for this long is removed, as if its
+    /// stream had closed. Also bounds the wait for a new stream's `Register`. Default: 5 s.
+    pub faulty_host_timeout: Duration,
+    /// A host that does not acknowledge a round's phase within this long is evicted and the
+    /// round restarts without it. Default: 5 s.
+    pub ack_timeout: Duration,
+    /// Membership changes arriving within this window of the first one are disseminated in one
+    /// round per namespace. Default: 50 ms. May be zero.
+    pub coalesce_window: Duration,
+    /// Sent with every LOCK: the longest a host holds calls without hearing the next phase,
+    /// after which it unlocks by itself. Default: 10 s. Must be greater than `ack_timeout`.
+    pub lock_timeout: Duration,
+}
+
+impl Default for PlacementConfig {
+    fn default() -> Self {
+        PlacementConfig {
+            replication_factor: 100,
+            faulty_host_timeout: Duration::from_secs(5),
+            ack_timeout: Duration::from_secs(5),
+            coalesce_window: Duration::from_millis(50),
+            lock_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl PlacementConfig {
+    /// Checks every constraint documented on the fields.
+    ///
+    /// # Errors
+    ///
+    /// The first violated constraint, naming the field, its value and the rule.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.replication_factor == 0 {
+            return Err(ConfigError::new(
+                "`replication_factor` is 0; must be at least 1",
+            ));
+        }
+        for (name, value) in [
+            ("faulty_host_timeout", self.faulty_host_timeout),
+            ("ack_timeout", self.ack_timeout),
+            ("lock_timeout", self.lock_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::new(format!(
+                    "`{name}` is 0s; must be greater than zero"
+                )));
+            }
+        }
+        if self.lock_timeout <= self.ack_timeout {
+            return Err(ConfigError::new(format!(
+                "`lock_timeout` is {}; must be greater than `ack_timeout` ({}), or hosts would \
+                 unlock by themselves while placement still waits for acknowledgements",
+                humantime::format_duration(self.lock_timeout),
+                humantime::format_duration(self.ack_timeout),
+            )));
+        }
+        Ok(())
+    }
+
+    /// `lock_timeout` in whole milliseconds, as carried by `Order.lock_timeout_ms`.
+    pub(crate) fn lock_timeout_ms(&self) -> u64 {
+        u64::try_from(self.lock_timeout.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// A [`PlacementConfig`] that breaks one of its documented constraints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    message: String,
+}
+
+impl ConfigError {
+    fn new(message: impl Into<String>) -> Self {
+        ConfigError {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(PlacementConfig::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn zero_replication_factor_is_rejected() {
+        let config = PlacementConfig {
+            replication_factor: 0,
+            ..PlacementConfig::default()
+        };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("`replication_factor` is 0"), "{err}");
+    }
+
+    #[test]
+    fn zero_timeouts_are_rejected() {
+        let config = PlacementConfig {
+            ack_timeout: Duration::ZERO,
+            ..PlacementConfig::default()
+        };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("`ack_timeout` is 0s"), "{err}");
+    }
+
+    #[test]
+    fn lock_timeout_must_exceed_ack_timeout() {
+        let config = PlacementConfig {
+            lock_timeout: Duration::from_secs(3),
+            ..PlacementConfig::default()
+        };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(
+            err.starts_with("`lock_timeout` is 3s; must be greater than `ack_timeout` (5s)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn zero_coalesce_window_is_allowed() {
+        let config = PlacementConfig {
+            coalesce_window: Duration::ZERO,
+            ..PlacementConfig::default()
+        };
+        assert_eq!(config.validate(), Ok(()));
+    }
+
+    #[test]
+    fn lock_timeout_is_sent_in_milliseconds() {
+        assert_eq!(PlacementConfig::default().lock_timeout_ms(), 10_000);
+    }
+}

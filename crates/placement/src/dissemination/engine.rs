@@ -1,0 +1,376 @@
+//! The dissemination state machine: membership changes in, rounds out. Owned by one task.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tonic::Status;
+use tracing::{debug, info, info_span, warn};
+
+use super::round::{AckOutcome, Round};
+use super::tables::Tables;
+use super::{view, Event};
+use crate::config::PlacementConfig;
+use crate::link::{HostLink, SendFailure};
+use crate::membership::{ConnId, Member, Membership, Registration};
+use crate::proto::placement_message::Body;
+use crate::proto::{Phase, Snapshot};
+use crate::spans;
+use crate::state::PlacementState;
+
+/// Everything placement knows, and the rounds in flight.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    config: PlacementConfig,
+    members: Membership,
+    tables: Tables,
+    /// At most one round per namespace.
+    rounds: BTreeMap<String, Round>,
+    /// Namespaces with changes not yet disseminated, and when their coalescing window closes.
+    dirty: BTreeMap<String, Instant>,
+    /// Streams to drop, with the status that closes them.
+    doomed: Vec<(ConnId, Status)>,
+    last_round: u64,
+    state: watch::Sender<PlacementState>,
+    /// The published state is out of date.
+    changed: bool,
+}
+
+impl Engine {
+    pub(crate) fn new(config: PlacementConfig, state: watch::Sender<PlacementState>) -> Self {
+        Engine {
+            tables: Tables::new(config.replication_factor),
+            config,
+            members: Membership::default(),
+            rounds: BTreeMap::new(),
+            dirty: BTreeMap::new(),
+            doomed: Vec::new(),
+            last_round: 0,
+            state,
+            changed: false,
+        }
+    }
+
+    /// Applies one event, then does whatever became due.
+    pub(crate) fn handle(&mut self, event: Event, now: Instant) {
+        match event {
+            Event::Register {
+                conn,
+                registration,
+                link,
+            } => self.register(conn, registration, link, now),
+            Event::Heartbeat { conn } => {
+                if let Some(member) = self.members.get_mut(conn) {
+                    member.last_seen = now;
+                }
+            }
+            Event::Ack { conn, round, phase } => self.ack(conn, round, phase, now),
+            Event::Closed { conn } => {
+                if let Some(member) = self.members.remove(conn) {
+                    info!(host.id = %member.registration.host_id, conn, "host stream closed");
+                    self.departed(&member, now);
+                }
+            }
+        }
+        self.drive(now);
+    }
+
+    /// Drops the hosts silent for longer than `faulty_host_timeout`.
+    pub(crate) fn check_silent(&mut self, now: Instant) {
+        let timeout = self.config.faulty_host_timeout;
+        for conn in self.members.silent_since(now, timeout) {
+            if let Some(member) = self.members.get(conn) {
+                let host_id = &member.registration.host_id;
+                warn!(host.id = %host_id, conn, ?timeout, "host silent; removing it");
+            }
+            let reason = format!(
+                "no message within faulty_host_timeout ({})",
+                humantime::format_duration(timeout)
+            );
+            self.doomed.push((conn, Status::unavailable(reason)));
+        }
+        self.drive(now);
+    }
+
+    /// When [`drive`](Self::drive) next has something to do: a phase times out or a
+    /// coalescing window closes.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let acks = self
+            .rounds
+            .values()
+            .filter(|r| !r.is_phase_done())
+            .map(|r| r.deadline);
+        let windows = self
+            .dirty
+            .iter()
+            .filter(|(ns, _)| !self.rounds.contains_key(*ns))
+            .map(|(_, at)| *at);
+        acks.chain(windows).min()
+    }
+
+    /// Closes every host stream: placement is going away.
+    pub(crate) fn shutdown(&mut self) {
+        for member in self.members.iter() {
+            member
+                .link
+                .close(Status::unavailable("placement is shutting down"));
+        }
+    }
+
+    /// Removes doomed hosts, advances finished phases, evicts hosts that missed an ack deadline,
+    /// starts rounds whose window closed; repeats until nothing changes, then publishes.
+    pub(crate) fn drive(&mut self, now: Instant) {
+        loop {
+            let mut progressed = false;
+            while let Some((conn, status)) = self.doomed.pop() {
+                if let Some(member) = self.members.remove(conn) {
+                    member.link.close(status);
+                    self.departed(&member, now);
+                }
+            }
+            let late: Vec<String> = self
+                .rounds
+                .values()
+                .filter(|r| !r.is_phase_done() && r.deadline <= now)
+                .map(|r| r.namespace.clone())
+                .collect();
+            for namespace in late {
+                self.evict_laggards(namespace, now);
+                progressed = true;
+            }
+            let done: Vec<String> = self
+                .rounds
+                .values()
+                .filter(|r| r.is_phase_done())
+                .map(|r| r.namespace.clone())
+                .collect();
+            for namespace in done {
+                self.advance(namespace, now);
+                progressed = true;
+            }
+            let due: Vec<String> = self
+                .dirty
+                .iter()
+                .filter(|(ns, at)| **at <= now && !self.rounds.contains_key(*ns))
+                .map(|(ns, _)| ns.clone())
+                .collect();
+            for namespace in due {
+                self.dirty.remove(&namespace);
+                self.start_round(namespace, BTreeSet::new(), now);
+                progressed = true;
+            }
+            if !progressed && self.doomed.is_empty() {
+                break;
+            }
+        }
+        if std::mem::take(&mut self.changed) {
+            self.state
+                .send_replace(view::state(&self.members, &self.tables));
+        }
+    }
+
+    fn register(&mut self, conn: ConnId, registration: Registration, link: HostLink, now: Instant) {
+        let namespace = registration.namespace.clone();
+        let types = &registration.actor_types;
+        info!(host.id = %registration.host_id, conn, namespace, ?types, "host registered");
+        if let Some(old) = self.members.insert(Member::new(conn, registration, link)) {
+            let host_id = &old.registration.host_id;
+            info!(host.id = %host_id, old.conn, conn, "host reconnected; closing older stream");
+            old.link.close(Status::aborted(
+                "replaced by a newer stream of the same host id",
+            ));
+            self.departed(&old, now);
+        }
+        // During a round the snapshot waits for its end, so it already holds the new tables.
+        if !self.rounds.contains_key(&namespace) {
+            self.send_snapshot(conn);
+        }
+        self.mark_dirty(&namespace, now);
+        self.changed = true;
+    }
+
+    fn ack(&mut self, conn: ConnId, round_id: u64, phase: Phase, now: Instant) {
+        let Some(member) = self.members.get_mut(conn) else {
+            debug!(
+                conn,
+                round = round_id,
+                "ack from a stream that left; ignored"
+            );
+            return;
+        };
+        member.last_seen = now;
+        let host_id = &member.registration.host_id;
+        match self.rounds.get_mut(member.namespace()) {
+            Some(round) if round.id == round_id => match round.ack(conn, phase) {
+                AckOutcome::Counted => {
+                    debug!(parent: &round.span, host.id = %host_id, ?phase, "ack");
+                }
+                AckOutcome::Duplicate => {
+                    debug!(parent: &round.span, host.id = %host_id, ?phase, "repeated ack");
+                }
+                AckOutcome::WrongPhase => {
+                    let current = round.phase;
+                    warn!(parent: &round.span, host.id = %host_id, ?phase, ?current, "ack for another phase");
+                }
+            },
+            _ => {
+                let round = round_id;
+                warn!(host.id = %host_id, round, ?phase, "ack for an unknown round; ignored");
+            }
+        }
+    }
+
+    /// `member` is gone: stop waiting for it and disseminate its absence.
+    fn departed(&mut self, member: &Member, now: Instant) {
+        let namespace = member.namespace();
+        if let Some(round) = self.rounds.get_mut(namespace) {
+            round.forget(member.conn);
+        }
+        self.mark_dirty(namespace, now);
+        self.changed = true;
+    }
+
+    fn mark_dirty(&mut self, namespace: &str, now: Instant) {
+        if !self.dirty.contains_key(namespace) {
+            let at = now + self.config.coalesce_window;
+            self.dirty.insert(namespace.to_owned(), at);
+        }
+    }
+
+    fn send_snapshot(&mut self, conn: ConnId) {
+        let Some(member) = self.members.get_mut(conn) else {
+            return;
+        };
+        let tables = self.tables.snapshot(member.namespace());
+        match member.link.send(Body::Snapshot(Snapshot { tables })) {
+            Ok(()) => member.ready = true,
+            Err(failure) => self.doomed.push((conn, send_failure_status(failure))),
+        }
+    }
+
+    /// Starts a round for `namespace` over the types whose hosts changed plus `extra`.
+    fn start_round(&mut self, namespace: String, extra: BTreeSet<String>, now: Instant) {
+        let desired = self.members.desired_tables(&namespace);
+        let mut types = self.tables.changed(&namespace, &desired);
+        types.extend(extra);
+        if types.is_empty() {
+            return;
+        }
+        let tables = self.tables.issue(&namespace, &types, &desired);
+        let participants: BTreeSet<ConnId> = self
+            .members
+            .in_namespace(&namespace)
+            .filter(|m| m.ready)
+            .map(|m| m.conn)
+            .collect();
+        self.last_round += 1;
+        let id = self.last_round;
+        if participants.is_empty() {
+            info!(
+                round = id,
+                namespace,
+                ?types,
+                "no host to tell; tables committed"
+            );
+            self.tables.commit(&tables);
+            self.changed = true;
+            return;
+        }
+        let span = info_span!(parent: None, spans::ROUND, round = id, namespace = %namespace);
+        let versions: Vec<(&str, u64)> = tables
+            .iter()
+            .map(|t| (t.actor_type.as_str(), t.version))
+            .collect();
+        info!(parent: &span, hosts = participants.len(), ?versions, "round started");
+        let mut round = Round::new(id, namespace.clone(), tables, participants, span);
+        self.send_phase(&mut round, now);
+        self.rounds.insert(namespace, round);
+    }
+
+    /// Sends the round's current phase to its participants and waits for their acks.
+    fn send_phase(&mut self, round: &mut Round, now: Instant) {
+        let order = round.order(self.config.lock_timeout_ms());
+        let mut sent = BTreeSet::new();
+        let mut gone = Vec::new();
+        for conn in round.participants() {
+            let Some(member) = self.members.get(conn) else {
+                gone.push(conn);
+                continue;
+            };
+            match member.link.send(Body::Order(order.clone())) {
+                Ok(()) => {
+                    sent.insert(conn);
+                }
+                Err(failure) => {
+                    gone.push(conn);
+                    self.doomed.push((conn, send_failure_status(failure)));
+                }
+            }
+        }
+        for conn in gone {
+            round.forget(conn);
+        }
+        debug!(parent: &round.span, phase = ?round.phase, hosts = sent.len(), "phase sent");
+        round.await_acks(sent, now + self.config.ack_timeout);
+    }
+
+    /// Every participant acknowledged the current phase: commit after UPDATE, send the next
+    /// phase, or finish the round after UNLOCK.
+    fn advance(&mut self, namespace: String, now: Instant) {
+        let Some(mut round) = self.rounds.remove(&namespace) else {
+            return;
+        };
+        if round.phase == Phase::Update {
+            self.tables.commit(&round.tables);
+            self.changed = true;
+        }
+        if round.advance() {
+            self.send_phase(&mut round, now);
+            self.rounds.insert(namespace, round);
+        } else {
+            info!(parent: &round.span, "round complete");
+            self.send_deferred_snapshots(&namespace);
+        }
+    }
+
+    /// A phase timed out: evict the hosts that did not ack and restart the round from LOCK,
+    /// recomputed without them, with fresh versions for every type the old round touched.
+    fn evict_laggards(&mut self, namespace: String, now: Instant) {
+        let Some(round) = self.rounds.remove(&namespace) else {
+            return;
+        };
+        let timeout = humantime::format_duration(self.config.ack_timeout);
+        for conn in round.pending() {
+            if let Some(member) = self.members.remove(conn) {
+                let host_id = &member.registration.host_id;
+                let phase = round.phase;
+                warn!(parent: &round.span, host.id = %host_id, ?phase, "no ack in time; evicting");
+                member.link.close(Status::aborted(format!(
+                    "evicted: no ack of round {} {} within ack_timeout ({timeout})",
+                    round.id,
+                    round.phase.as_str_name()
+                )));
+                self.changed = true;
+            }
+        }
+        info!(parent: &round.span, "round abandoned; restarting");
+        self.send_deferred_snapshots(&namespace);
+        // The restart recomputes everything, so it also covers the changes that were waiting.
+        self.dirty.remove(&namespace);
+        self.start_round(namespace, round.types(), now);
+    }
+
+    /// Hosts that registered during the round that just ended get their snapshot now.
+    fn send_deferred_snapshots(&mut self, namespace: &str) {
+        for conn in self.members.unready(namespace) {
+            self.send_snapshot(conn);
+        }
+    }
+}
+
+fn send_failure_status(failure: SendFailure) -> Status {
+    match failure {
+        SendFailure::Full => Status::resource_exhausted("host does not read its placement stream"),
+        SendFailure::Closed => Status::cancelled("placement stream closed"),
+    }
+}

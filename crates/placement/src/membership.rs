@@ -1,0 +1,224 @@
+//! Who is connected: hosts by id, derived only from live streams (nothing is persisted).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::time::{Duration, Instant};
+
+use crate::link::HostLink;
+use crate::proto::{HostEntry, Register};
+
+/// Identifies one stream (one connection of a host), unique for the server's life.
+pub(crate) type ConnId = u64;
+
+/// Namespace of hosts that register with an empty one.
+pub(crate) const DEFAULT_NAMESPACE: &str = "default";
+
+/// Longest accepted host id, in bytes.
+const MAX_HOST_ID_BYTES: usize = 256;
+
+/// A `Register` that passed validation, normalized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Registration {
+    pub(crate) host_id: String,
+    pub(crate) app_id: String,
+    pub(crate) namespace: String,
+    pub(crate) address: String,
+    pub(crate) actor_types: BTreeSet<String>,
+}
+
+impl Registration {
+    /// Validates `register` against the protocol's rules.
+    ///
+    /// # Errors
+    ///
+    /// The reason to send back in `Rejected`.
+    pub(crate) fn try_from_register(register: Register) -> Result<Self, String> {
+        if register.host_id.is_empty() {
+            return Err("register.host_id is empty".to_owned());
+        }
+        if register.host_id.len() > MAX_HOST_ID_BYTES {
+            return Err(format!(
+                "register.host_id is {} bytes; at most {MAX_HOST_ID_BYTES} allowed",
+                register.host_id.len()
+            ));
+        }
+        if register.address.is_empty() {
+            return Err("register.address is empty".to_owned());
+        }
+        if register.actor_types.iter().any(String::is_empty) {
+            return Err("register.actor_types contains an empty name".to_owned());
+        }
+        let namespace = if register.namespace.is_empty() {
+            DEFAULT_NAMESPACE.to_owned()
+        } else {
+            register.namespace
+        };
+        Ok(Registration {
+            host_id: register.host_id,
+            app_id: register.app_id,
+            namespace,
+            address: register.address,
+            actor_types: register.actor_types.into_iter().collect(),
+        })
+    }
+
+    /// This host as a table entry.
+    pub(crate) fn entry(&self) -> HostEntry {
+        HostEntry {
+            host_id: self.host_id.clone(),
+            address: self.address.clone(),
+            app_id: self.app_id.clone(),
+        }
+    }
+}
+
+/// A connected host.
+#[derive(Debug)]
+pub(crate) struct Member {
+    pub(crate) conn: ConnId,
+    pub(crate) registration: Registration,
+    pub(crate) link: HostLink,
+    /// When it registered on this stream, in milliseconds since the Unix epoch.
+    pub(crate) registered_at_ms: u64,
+    /// When placement last heard anything from it.
+    pub(crate) last_seen: Instant,
+    /// False until it got its `Snapshot`; only ready hosts take part in rounds.
+    pub(crate) ready: bool,
+}
+
+impl Member {
+    pub(crate) fn new(conn: ConnId, registration: Registration, link: HostLink) -> Self {
+        let registered_at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        Member {
+            conn,
+            registration,
+            link,
+            registered_at_ms,
+            last_seen: Instant::now(),
+            ready: false,
+        }
+    }
+
+    pub(crate) fn namespace(&self) -> &str {
+        &self.registration.namespace
+    }
+}
+
+/// Connected hosts, by host id and by stream.
+#[derive(Debug, Default)]
+pub(crate) struct Membership {
+    by_host: BTreeMap<String, Member>,
+    by_conn: HashMap<ConnId, String>,
+}
+
+impl Membership {
+    /// Adds `member`, returning the member it replaces (same host id, older stream).
+    pub(crate) fn insert(&mut self, member: Member) -> Option<Member> {
+        let host_id = member.registration.host_id.clone();
+        self.by_conn.insert(member.conn, host_id.clone());
+        let replaced = self.by_host.insert(host_id, member);
+        if let Some(old) = &replaced {
+            self.by_conn.remove(&old.conn);
+        }
+        replaced
+    }
+
+    /// Removes the host connected through `conn`; `None` if that stream is not (or no longer)
+    /// a member.
+    pub(crate) fn remove(&mut self, conn: ConnId) -> Option<Member> {
+        let host_id = self.by_conn.remove(&conn)?;
+        self.by_host.remove(&host_id)
+    }
+
+    pub(crate) fn get(&self, conn: ConnId) -> Option<&Member> {
+        self.by_host.get(self.by_conn.get(&conn)?)
+    }
+
+    pub(crate) fn get_mut(&mut self, conn: ConnId) -> Option<&mut Member> {
+        self.by_host.get_mut(self.by_conn.get(&conn)?)
+    }
+
+    /// Every member, sorted by host id.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Member> {
+        self.by_host.values()
+    }
+
+    /// Members of `namespace`, sorted by host id.
+    pub(crate) fn in_namespace<'a>(
+        &'a self,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = &'a Member> + 'a {
+        self.by_host
+            .values()
+            .filter(move |m| m.namespace() == namespace)
+    }
+
+    /// Members of `namespace` still waiting for their `Snapshot`.
+    pub(crate) fn unready(&self, namespace: &str) -> Vec<ConnId> {
+        self.in_namespace(namespace)
+            .filter(|m| !m.ready)
+            .map(|m| m.conn)
+            .collect()
+    }
+
+    /// The host set each actor type of `namespace` should have now, hosts sorted by id.
+    pub(crate) fn desired_tables(&self, namespace: &str) -> BTreeMap<String, Vec<HostEntry>> {
+        let mut tables: BTreeMap<String, Vec<HostEntry>> = BTreeMap::new();
+        for member in self.in_namespace(namespace) {
+            for actor_type in &member.registration.actor_types {
+                let hosts = tables.entry(actor_type.clone()).or_default();
+                hosts.push(member.registration.entry());
+            }
+        }
+        tables
+    }
+
+    /// Streams silent for longer than `timeout` at `now`.
+    pub(crate) fn silent_since(&self, now: Instant, timeout: Duration) -> Vec<ConnId> {
+        self.iter()
+            .filter(|m| now.saturating_duration_since(m.last_seen) > timeout)
+            .map(|m| m.conn)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn register(host_id: &str, address: &str, types: &[&str]) -> Register {
+        Register {
+            host_id: host_id.into(),
+            app_id: "app".into(),
+            namespace: String::new(),
+            address: address.into(),
+            actor_types: types.iter().map(|t| (*t).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn empty_namespace_means_default_and_types_are_deduplicated() {
+        let reg = Registration::try_from_register(register("h", "a:1", &["B", "A", "B"]));
+        let reg = reg.unwrap();
+        assert_eq!(reg.namespace, DEFAULT_NAMESPACE);
+        assert_eq!(reg.actor_types.into_iter().collect::<Vec<_>>(), ["A", "B"]);
+    }
+
+    #[test]
+    fn invalid_registers_name_the_field() {
+        let cases = [
+            (register("", "a:1", &[]), "host_id is empty"),
+            (register(&"x".repeat(257), "a:1", &[]), "at most 256"),
+            (register("h", "", &[]), "address is empty"),
+            (register("h", "a:1", &["A", ""]), "empty name"),
+        ];
+        for (register, expected) in cases {
+            let err = Registration::try_from_register(register).unwrap_err();
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+}

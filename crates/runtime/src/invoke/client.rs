@@ -1,0 +1,85 @@
+//! Outbound host-to-host calls: one lazily connected HTTP/2 channel per peer address.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use tokio::time::Instant;
+use tonic::transport::{Channel, Endpoint};
+
+use super::proto::call_reply::Result as Reply;
+use super::proto::invoke_client::InvokeClient;
+use super::proto::CallRequest;
+use super::wire;
+use crate::error::{Error, ErrorKind};
+
+/// How a forwarded call failed.
+#[derive(Debug)]
+pub(crate) enum RemoteError {
+    /// The callee answered with an error.
+    Callee(Error),
+    /// The call did not complete on the wire; `never_sent` when it provably did not reach the
+    /// callee (connection refused), so trying again elsewhere is safe.
+    Transport { error: Error, never_sent: bool },
+}
+
+/// The channels to other hosts, by address.
+#[derive(Debug, Default)]
+pub(crate) struct Peers {
+    clients: DashMap<String, InvokeClient<Channel>, foldhash::fast::RandomState>,
+}
+
+impl Peers {
+    fn client(&self, address: &str) -> Result<InvokeClient<Channel>, Error> {
+        if let Some(client) = self.clients.get(address) {
+            return Ok(client.clone());
+        }
+        let endpoint = Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("bad host address {address:?}: {e}"),
+                )
+            })?
+            .connect_timeout(Duration::from_secs(2))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(Duration::from_secs(5));
+        let client = InvokeClient::new(endpoint.connect_lazy());
+        self.clients.insert(address.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    /// Sends one call to the host at `address`, bounded by `deadline`.
+    pub(crate) async fn call(
+        &self,
+        address: &str,
+        request: CallRequest,
+        deadline: Instant,
+    ) -> Result<Bytes, RemoteError> {
+        let mut client = self
+            .client(address)
+            .map_err(|error| RemoteError::Transport {
+                error,
+                never_sent: true,
+            })?;
+        let mut request = tonic::Request::new(request);
+        request.set_timeout(deadline.saturating_duration_since(Instant::now()));
+        match client.call(request).await {
+            Ok(reply) => match reply.into_inner().result {
+                Some(Reply::Payload(payload)) => Ok(payload),
+                Some(Reply::Failure(failure)) => {
+                    Err(RemoteError::Callee(wire::from_failure(failure)))
+                }
+                None => Err(RemoteError::Callee(Error::new(
+                    ErrorKind::Internal,
+                    format!("host {address} sent an empty reply"),
+                ))),
+            },
+            Err(status) => {
+                let (error, never_sent) = wire::from_status(&status, address);
+                Err(RemoteError::Transport { error, never_sent })
+            }
+        }
+    }
+}

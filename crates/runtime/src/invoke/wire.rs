@@ -1,0 +1,144 @@
+//! The only mapping between runtime errors and the wire (`Failure` in invoke.proto).
+
+use super::proto;
+use crate::codec::Codec;
+use crate::error::{Error, ErrorKind};
+
+const KINDS: [ErrorKind; 12] = [
+    ErrorKind::NotFound,
+    ErrorKind::InvalidArgument,
+    ErrorKind::DeadlineExceeded,
+    ErrorKind::Unavailable,
+    ErrorKind::Moved,
+    ErrorKind::Interrupted,
+    ErrorKind::Reentrancy,
+    ErrorKind::Conflict,
+    ErrorKind::Store,
+    ErrorKind::ActorFailed,
+    ErrorKind::ShuttingDown,
+    ErrorKind::Internal,
+];
+
+fn kind_code(kind: ErrorKind) -> u32 {
+    // Index + 1: 0 is "unspecified" on the wire. Internal (and anything new) maps to 12.
+    KINDS
+        .iter()
+        .position(|k| *k == kind)
+        .and_then(|i| u32::try_from(i + 1).ok())
+        .unwrap_or(12)
+}
+
+fn code_kind(code: u32) -> ErrorKind {
+    usize::try_from(code)
+        .ok()
+        .and_then(|c| c.checked_sub(1))
+        .and_then(|i| KINDS.get(i).copied())
+        .unwrap_or(ErrorKind::Internal)
+}
+
+/// An error as it leaves the callee.
+pub(crate) fn to_failure(error: &Error, table_version: u64) -> proto::Failure {
+    proto::Failure {
+        kind: kind_code(error.kind()),
+        message: error.message().to_owned(),
+        app_error: error.app_error().cloned(),
+        table_version,
+    }
+}
+
+/// An error as the caller sees it.
+pub(crate) fn from_failure(failure: proto::Failure) -> Error {
+    let kind = code_kind(failure.kind);
+    match failure.app_error {
+        Some(app) if kind == ErrorKind::ActorFailed => Error::app(app, failure.message),
+        _ => Error::new(kind, failure.message),
+    }
+}
+
+pub(crate) fn codec_to_wire(codec: Codec) -> i32 {
+    match codec {
+        Codec::Json => proto::Codec::Json as i32,
+        _ => proto::Codec::Binary as i32,
+    }
+}
+
+pub(crate) fn codec_from_wire(codec: i32) -> Result<Codec, Error> {
+    match proto::Codec::try_from(codec) {
+        Ok(proto::Codec::Binary) => Ok(Codec::Binary),
+        Ok(proto::Codec::Json) => Ok(Codec::Json),
+        Err(_) => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("unknown codec {codec} in a forwarded call"),
+        )),
+    }
+}
+
+/// A transport failure of a forwarded call, and whether the request provably never reached
+/// the callee, so that trying again (after a table update) is safe.
+///
+/// Never sent: no connection could be made (refused, not connected), or HTTP/2 refused the
+/// stream. Everything else is ambiguous and is not retried: a reset *or* a broken pipe fails
+/// every stream of the connection, including requests the peer already received and ran before
+/// it died (found by the chaos test: retrying on `EPIPE` applied an increment twice).
+pub(crate) fn from_status(status: &tonic::Status, target: &str) -> (Error, bool) {
+    use std::io::ErrorKind as Io;
+    use tonic::Code;
+    let mut never_sent = false;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            never_sent |= matches!(
+                io.kind(),
+                Io::ConnectionRefused | Io::NotConnected | Io::AddrNotAvailable
+            );
+        }
+        never_sent |= format!("{e:?}").contains("REFUSED_STREAM");
+        cause = e.source();
+    }
+    let kind = match status.code() {
+        _ if never_sent => ErrorKind::Unavailable,
+        Code::DeadlineExceeded | Code::Cancelled => ErrorKind::DeadlineExceeded,
+        Code::InvalidArgument => ErrorKind::InvalidArgument,
+        Code::NotFound => ErrorKind::NotFound,
+        _ => ErrorKind::Interrupted,
+    };
+    (
+        Error::new(
+            kind,
+            format!("call to host {target} failed: {}", status.message()),
+        ),
+        never_sent,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn every_kind_survives_the_wire() {
+        for kind in KINDS {
+            let e = from_failure(to_failure(&Error::new(kind, "m"), 0));
+            assert_eq!(e.kind(), kind);
+            assert_eq!(e.message(), "m");
+        }
+    }
+
+    #[test]
+    fn app_errors_keep_their_payload() {
+        let e = from_failure(to_failure(
+            &Error::app(Bytes::from_static(b"\x01\x02"), "bad"),
+            0,
+        ));
+        assert_eq!(e.kind(), ErrorKind::ActorFailed);
+        assert_eq!(e.app_error().map(|b| &b[..]), Some(&b"\x01\x02"[..]));
+    }
+
+    #[test]
+    fn unknown_codes_are_internal() {
+        assert_eq!(code_kind(0), ErrorKind::Internal);
+        assert_eq!(code_kind(999), ErrorKind::Internal);
+        assert!(codec_from_wire(7).is_err());
+    }
+}
