@@ -121,6 +121,11 @@ impl Cart {
         self.items.clear();
     }
 
+    /// The host serving this cart right now (`"local"` outside a cluster).
+    pub(crate) async fn served_by(&self, ctx: &Context) -> String {
+        ctx.host().host_id().unwrap_or("local").to_owned()
+    }
+
     /// The ids of orders placed from this cart.
     pub(crate) async fn orders(&self) -> Vec<String> {
         self.orders.clone()
@@ -295,6 +300,11 @@ impl Order {
                 to: OrderStatus::Cancelled,
             }),
         }
+    }
+
+    /// The host serving this order right now (`"local"` outside a cluster).
+    pub(crate) async fn served_by(&self, ctx: &Context) -> String {
+        ctx.host().host_id().unwrap_or("local").to_owned()
     }
 
     /// The order as it stands.
