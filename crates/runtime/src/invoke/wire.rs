@@ -76,8 +76,9 @@ pub(crate) fn codec_from_wire(codec: i32) -> Result<Codec, Error> {
 /// A transport failure of a forwarded call, and whether the request provably never reached
 /// the callee, so that trying again (after a table update) is safe.
 ///
-/// Never sent: no connection could be made (refused, not connected), or HTTP/2 refused the
-/// stream. Everything else is ambiguous and is not retried: a reset *or* a broken pipe fails
+/// Never sent: no connection could be made (refused, not connected), hyper canceled the request
+/// before it started writing it (the connection closed while it was queued; hyper's own pool
+/// retries exactly these), or HTTP/2 refused the stream. Everything else is ambiguous and is not retried: a reset *or* a broken pipe fails
 /// every stream of the connection, including requests the peer already received and ran before
 /// it died (found by the chaos test: retrying on `EPIPE` applied an increment twice).
 pub(crate) fn from_status(status: &tonic::Status, target: &str) -> (Error, bool) {
@@ -91,6 +92,9 @@ pub(crate) fn from_status(status: &tonic::Status, target: &str) -> (Error, bool)
                 io.kind(),
                 Io::ConnectionRefused | Io::NotConnected | Io::AddrNotAvailable
             );
+        }
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            never_sent |= h.is_canceled();
         }
         never_sent |= format!("{e:?}").contains("REFUSED_STREAM");
         cause = e.source();
