@@ -44,7 +44,10 @@ pub mod error;
 pub mod host;
 mod invoke;
 mod placement;
+pub mod resiliency;
 pub mod state;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 
 pub use actor::{
     Actor, ActorId, ActorKey, ActorRegistration, ActorState, ActorType, Call, CallOrigin, Context,
@@ -55,7 +58,7 @@ pub use config::{ActorTypeConfig, HostConfig, Reentrancy};
 pub use error::{Error, ErrorKind};
 pub use host::{CallOptions, Host, HostBuilder, HostHandle};
 pub use placement::ClusterConfig;
-pub use state::{MemoryStore, SledStore, StateStore};
+pub use state::{MemoryStore, RedisStore, SledStore, StateStore};
 
 /// What `#[weft::actor]`-generated code uses. Not a public API: it may change in any release.
 #[doc(hidden)]

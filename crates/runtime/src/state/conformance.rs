@@ -733,3 +733,18 @@ mod tests {
         run_all(Arc::new(store)).await;
     }
 }
+
+mod redis_tests {
+    use super::*;
+    use crate::state::RedisStore;
+    use crate::testing::RedisServer;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_store_conforms() {
+        let server = RedisServer::start().unwrap_or_else(|e| panic!("{e}"));
+        let store = RedisStore::connect(&server.url())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        run_all(Arc::new(store)).await;
+    }
+}

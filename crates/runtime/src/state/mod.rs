@@ -11,10 +11,12 @@
 
 mod key;
 mod memory;
+mod redis_store;
 mod sled_store;
 
 pub use key::StateKey;
 pub use memory::MemoryStore;
+pub use redis_store::RedisStore;
 pub use sled_store::SledStore;
 
 use std::fmt;

@@ -1,0 +1,8 @@
+//! Test support for this crate's tests and for users' tests (the `test-util` feature).
+//!
+//! Why it ships in the library behind a feature and not in `tests/`: integration tests in other
+//! crates need the same helpers, and a feature keeps them out of production builds.
+
+mod redis;
+
+pub use self::redis::RedisServer;
