@@ -92,8 +92,6 @@ mod load;
 mod policy;
 mod resolve;
 mod retry;
-#[cfg(test)]
-mod tests;
 mod timeout;
 
 pub use breaker::{Breaker, BreakerFuture, BreakerLayer, BreakerRegistry, BreakerState, Permit};
