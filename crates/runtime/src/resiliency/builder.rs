@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::policy::{BreakerPolicy, Resiliency, RetryPolicy, TargetPolicy};
+use super::policy::{BreakerPolicy, Resiliency, RetryPolicy};
+use super::targets::TargetPolicy;
 use crate::error::Error;
 
 /// Builds a [`Resiliency`] spec from code; [`ResiliencyBuilder::build`] validates it exactly as

@@ -68,8 +68,9 @@ impl Visitor<'_> for DurationVisitor {
 
 /// Parses a Go/Dapr-style duration string.
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. \"5s\", \"100ms\", \"1m30s\""))
+    humantime::parse_duration(s.trim()).map_err(|e| {
+        format!("`{s}` is not a duration ({e}); write e.g. \"5s\", \"100ms\", \"1m30s\"")
+    })
 }
 
 /// Dapr's `trip` (`"consecutiveFailures > 4"`, or `>=`), or a plain count.

@@ -8,10 +8,8 @@ use std::time::Duration;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-use super::policy::{
-    BackoffKind, BreakerPolicy, MethodPolicy, Resiliency, RetryPolicy, TargetPolicy,
-    MAX_RETRIES_LIMIT,
-};
+use super::policy::{BackoffKind, BreakerPolicy, Resiliency, RetryPolicy, MAX_RETRIES_LIMIT};
+use super::targets::{MethodPolicy, TargetPolicy};
 use crate::error::{Error, ErrorKind};
 
 /// Just enough of a document to tell a Dapr resource (with `spec`) from a bare spec.
@@ -94,7 +92,11 @@ impl Resiliency {
     pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            invalid(format!("cannot read resiliency spec {}: {e}", path.display())).with_source(e)
+            invalid(format!(
+                "cannot read resiliency spec {}: {e}",
+                path.display()
+            ))
+            .with_source(e)
         })?;
         let is_json = path
             .extension()
@@ -105,7 +107,12 @@ impl Resiliency {
             Self::from_yaml_str(&text)
         };
         spec.map_err(|e| {
-            invalid(format!("resiliency spec {}: {}", path.display(), e.message())).with_source(e)
+            invalid(format!(
+                "resiliency spec {}: {}",
+                path.display(),
+                e.message()
+            ))
+            .with_source(e)
         })
     }
 
@@ -141,7 +148,15 @@ impl Resiliency {
         for (target, tp) in targets {
             let at = format!("{path}.{target}");
             self.check_names(&at, &tp.timeout, &tp.retry, &tp.circuit_breaker)?;
-            for (method, MethodPolicy { timeout, retry, circuit_breaker }) in &tp.methods {
+            for (
+                method,
+                MethodPolicy {
+                    timeout,
+                    retry,
+                    circuit_breaker,
+                },
+            ) in &tp.methods
+            {
                 let at = format!("{at}.methods.{method}");
                 self.check_names(&at, timeout, retry, circuit_breaker)?;
             }
@@ -221,7 +236,9 @@ fn validate_breaker(at: &str, p: &BreakerPolicy) -> Result<(), Error> {
         )));
     }
     if p.max_requests == 0 {
-        return Err(invalid(format!("{at}.max_requests is 0; must be at least 1")));
+        return Err(invalid(format!(
+            "{at}.max_requests is 0; must be at least 1"
+        )));
     }
     if p.open_timeout.is_zero() {
         return Err(invalid(format!(
@@ -232,7 +249,9 @@ fn validate_breaker(at: &str, p: &BreakerPolicy) -> Result<(), Error> {
 }
 
 fn unknown(at: &str, field: &str, what: &str, name: &str) -> Error {
-    invalid(format!("{at}.{field} refers to unknown {what} policy `{name}`"))
+    invalid(format!(
+        "{at}.{field} refers to unknown {what} policy `{name}`"
+    ))
 }
 
 pub(crate) fn show(d: Duration) -> humantime::FormattedDuration {

@@ -92,15 +92,18 @@ mod load;
 mod policy;
 mod resolve;
 mod retry;
+mod targets;
+#[cfg(test)]
+mod tests;
 mod timeout;
 
 pub use breaker::{Breaker, BreakerFuture, BreakerLayer, BreakerRegistry, BreakerState, Permit};
 pub use builder::ResiliencyBuilder;
 pub use deadline::HasDeadline;
 pub use policy::{
-    BackoffKind, BreakerPolicy, Matching, MethodPolicy, Policies, Resiliency, RetryPolicy,
-    TargetPolicy, Targets, MAX_RETRIES_LIMIT,
+    BackoffKind, BreakerPolicy, Matching, Policies, Resiliency, RetryPolicy, MAX_RETRIES_LIMIT,
 };
 pub use resolve::{ResolvedPolicy, Target};
 pub use retry::{should_retry, Backoff, Retry, RetryFuture, RetryLayer};
+pub use targets::{MethodPolicy, TargetPolicy, Targets};
 pub use timeout::{Timeout, TimeoutFuture, TimeoutLayer};

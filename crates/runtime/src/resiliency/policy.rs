@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::de;
+use super::targets::Targets;
 use crate::error::{Error, ErrorKind};
 
 /// The most retries one policy may allow (`max_retries`).
@@ -220,11 +221,19 @@ impl Matching {
 pub struct BreakerPolicy {
     /// Consecutive failures that open the circuit; at least 1. Dapr's `trip` expression is
     /// accepted too: `trip: consecutiveFailures > 4` means 5. Default: 5.
-    #[serde(alias = "maxConsecutiveFailures", alias = "trip", deserialize_with = "de::trip")]
+    #[serde(
+        alias = "maxConsecutiveFailures",
+        alias = "trip",
+        deserialize_with = "de::trip"
+    )]
     pub max_consecutive_failures: u32,
     /// How long an open circuit stays open before it lets probes through (Dapr: `timeout`).
     /// Default: 60 s (Dapr's).
-    #[serde(alias = "openTimeout", alias = "timeout", deserialize_with = "de::duration")]
+    #[serde(
+        alias = "openTimeout",
+        alias = "timeout",
+        deserialize_with = "de::duration"
+    )]
     pub open_timeout: Duration,
     /// While closed, the failure count resets after this long without tripping; zero means
     /// never (Dapr's `interval`). Default: 0.
@@ -298,102 +307,5 @@ impl BreakerPolicy {
             | ErrorKind::Store
             | ErrorKind::ActorFailed => false,
         }
-    }
-}
-
-/// Which policies apply to which targets.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Targets {
-    /// Service invocation targets, by app id. Default: none.
-    pub apps: BTreeMap<String, TargetPolicy>,
-    /// Actor targets, by actor type. Default: none.
-    pub actors: BTreeMap<String, TargetPolicy>,
-}
-
-/// The policies one target uses, by name, with per-method overrides.
-///
-/// # Examples
-/// ```
-/// use weft_runtime::resiliency::{MethodPolicy, TargetPolicy};
-///
-/// let backend = TargetPolicy::default()
-///     .timeout("general")
-///     .retry("fast")
-///     .method("report", MethodPolicy::default().timeout("slow"));
-/// assert_eq!(backend.methods["report"].timeout.as_deref(), Some("slow"));
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TargetPolicy {
-    /// The timeout policy's name. Default: none (the default policy, if any).
-    pub timeout: Option<String>,
-    /// The retry policy's name. Default: none (the default policy, if any).
-    pub retry: Option<String>,
-    /// The circuit breaker policy's name (Dapr: `circuitBreaker`). Default: none (the default
-    /// policy, if any).
-    #[serde(alias = "circuitBreaker")]
-    pub circuit_breaker: Option<String>,
-    /// Overrides by method name: a policy named there wins over the target's. Default: none.
-    pub methods: BTreeMap<String, MethodPolicy>,
-}
-
-impl TargetPolicy {
-    /// Sets [`TargetPolicy::timeout`].
-    pub fn timeout(mut self, name: impl Into<String>) -> Self {
-        self.timeout = Some(name.into());
-        self
-    }
-
-    /// Sets [`TargetPolicy::retry`].
-    pub fn retry(mut self, name: impl Into<String>) -> Self {
-        self.retry = Some(name.into());
-        self
-    }
-
-    /// Sets [`TargetPolicy::circuit_breaker`].
-    pub fn circuit_breaker(mut self, name: impl Into<String>) -> Self {
-        self.circuit_breaker = Some(name.into());
-        self
-    }
-
-    /// Adds an override for `method`.
-    pub fn method(mut self, method: impl Into<String>, policy: MethodPolicy) -> Self {
-        self.methods.insert(method.into(), policy);
-        self
-    }
-}
-
-/// The policies of one method, overriding its target's where set.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MethodPolicy {
-    /// The timeout policy's name. Default: none (the target's).
-    pub timeout: Option<String>,
-    /// The retry policy's name. Default: none (the target's).
-    pub retry: Option<String>,
-    /// The circuit breaker policy's name (Dapr: `circuitBreaker`). Default: none (the
-    /// target's).
-    #[serde(alias = "circuitBreaker")]
-    pub circuit_breaker: Option<String>,
-}
-
-impl MethodPolicy {
-    /// Sets [`MethodPolicy::timeout`].
-    pub fn timeout(mut self, name: impl Into<String>) -> Self {
-        self.timeout = Some(name.into());
-        self
-    }
-
-    /// Sets [`MethodPolicy::retry`].
-    pub fn retry(mut self, name: impl Into<String>) -> Self {
-        self.retry = Some(name.into());
-        self
-    }
-
-    /// Sets [`MethodPolicy::circuit_breaker`].
-    pub fn circuit_breaker(mut self, name: impl Into<String>) -> Self {
-        self.circuit_breaker = Some(name.into());
-        self
     }
 }

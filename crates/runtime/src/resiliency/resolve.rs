@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::policy::{BreakerPolicy, Resiliency, RetryPolicy, TargetPolicy};
+use super::policy::{BreakerPolicy, Resiliency, RetryPolicy};
+use super::targets::TargetPolicy;
 
 /// What a call is addressed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -71,7 +71,10 @@ where
                 Poll::Ready(outcome)
             }
             StateProj::Refused { error } => Poll::Ready(Err(error.take().unwrap_or_else(|| {
-                Error::new(ErrorKind::Internal, "breaker future polled after completion")
+                Error::new(
+                    ErrorKind::Internal,
+                    "breaker future polled after completion",
+                )
             }))),
         }
     }

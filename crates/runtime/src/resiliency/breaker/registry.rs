@@ -50,9 +50,17 @@ struct Entry {
 
 #[derive(Debug)]
 enum Phase {
-    Closed { since: Instant },
-    Open { until: Instant },
-    HalfOpen { generation: u64, admitted: u32, succeeded: u32 },
+    Closed {
+        since: Instant,
+    },
+    Open {
+        until: Instant,
+    },
+    HalfOpen {
+        generation: u64,
+        admitted: u32,
+        succeeded: u32,
+    },
 }
 
 /// Leave to make one call through an instance's circuit. Report the call's outcome with
@@ -130,7 +138,11 @@ impl BreakerRegistry {
                 let failures = entry.failures;
                 if let Phase::Open { until } = entry.phase {
                     if now < until {
-                        return Err(error::open(&key, failures, until.saturating_duration_since(now)));
+                        return Err(error::open(
+                            &key,
+                            failures,
+                            until.saturating_duration_since(now),
+                        ));
                     }
                     let generation = self.shared.generations.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(instance = %key, "circuit half-open");
@@ -211,18 +223,16 @@ impl BreakerRegistry {
         }
         let now = Instant::now();
         let policy = &self.shared.policy;
-        let mut guard = self
-            .shared
-            .entries
-            .entry(key.to_owned())
-            .or_insert(Entry {
-                failures: 0,
-                phase: Phase::Closed { since: now },
-            });
+        let mut guard = self.shared.entries.entry(key.to_owned()).or_insert(Entry {
+            failures: 0,
+            phase: Phase::Closed { since: now },
+        });
         let entry = &mut *guard;
         let trip = match (&mut entry.phase, probe) {
             (Phase::Closed { since }, None) => {
-                if !policy.interval.is_zero() && now.saturating_duration_since(*since) >= policy.interval {
+                if !policy.interval.is_zero()
+                    && now.saturating_duration_since(*since) >= policy.interval
+                {
                     entry.failures = 0;
                     *since = now;
                 }

@@ -111,7 +111,10 @@ mod tests {
     #[test]
     fn constant_backoff_waits_the_same_each_time() {
         let p = RetryPolicy::constant(ms(250)).max_retries(3).jitter(0.0);
-        assert_eq!(Backoff::new(&p).collect::<Vec<_>>(), [ms(250), ms(250), ms(250)]);
+        assert_eq!(
+            Backoff::new(&p).collect::<Vec<_>>(),
+            [ms(250), ms(250), ms(250)]
+        );
     }
 
     #[test]
@@ -121,7 +124,10 @@ mod tests {
             .max_retries(6)
             .jitter(0.0);
         let waits: Vec<_> = Backoff::new(&p).collect();
-        assert_eq!(waits, [ms(100), ms(200), ms(400), ms(800), ms(1000), ms(1000)]);
+        assert_eq!(
+            waits,
+            [ms(100), ms(200), ms(400), ms(800), ms(1000), ms(1000)]
+        );
     }
 
     #[test]
@@ -129,7 +135,10 @@ mod tests {
         let p = RetryPolicy::exponential(ms(100), ms(10_000))
             .max_retries(3)
             .jitter(0.0);
-        assert_eq!(Backoff::new(&p).collect::<Vec<_>>(), [ms(100), ms(150), ms(225)]);
+        assert_eq!(
+            Backoff::new(&p).collect::<Vec<_>>(),
+            [ms(100), ms(150), ms(225)]
+        );
     }
 
     #[test]
@@ -168,7 +177,10 @@ mod tests {
             for (i, d) in Backoff::new(&p).enumerate() {
                 let nominal = [100, 200, 400, 400, 400][i];
                 assert!(d <= ms(nominal), "retry {i}: {d:?} above {nominal}ms");
-                assert!(d >= ms(nominal * 8 / 10), "retry {i}: {d:?} below 80% of {nominal}ms");
+                assert!(
+                    d >= ms(nominal * 8 / 10),
+                    "retry {i}: {d:?} below 80% of {nominal}ms"
+                );
             }
         }
     }
@@ -185,6 +197,9 @@ mod tests {
     fn jitter_actually_varies_the_waits() {
         let p = RetryPolicy::constant(ms(1000)).max_retries(50).jitter(0.5);
         let waits: Vec<_> = Backoff::new(&p).collect();
-        assert!(waits.iter().any(|d| *d != waits[0]), "50 jittered waits all equal");
+        assert!(
+            waits.iter().any(|d| *d != waits[0]),
+            "50 jittered waits all equal"
+        );
     }
 }

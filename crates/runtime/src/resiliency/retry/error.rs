@@ -20,6 +20,9 @@ pub(crate) fn gave_up(last: Error, attempts: u32, why: GiveUp) -> Error {
         GiveUp::Exhausted => "retries exhausted",
         GiveUp::Deadline => "no time left before the deadline for another",
     };
-    let message = format!("{}; gave up after {attempts} {noun} ({reason})", last.message());
+    let message = format!(
+        "{}; gave up after {attempts} {noun} ({reason})",
+        last.message()
+    );
     Error::new(last.kind(), message).with_source(last)
 }

@@ -18,7 +18,10 @@ pub(crate) enum Limit {
 pub(crate) fn elapsed(target: &str, limit: Limit, elapsed: Duration) -> Error {
     let message = match limit {
         Limit::Policy(timeout) => {
-            format!("call to {target} timed out after {} (resiliency timeout)", show(timeout))
+            format!(
+                "call to {target} timed out after {} (resiliency timeout)",
+                show(timeout)
+            )
         }
         Limit::Deadline if elapsed.is_zero() => {
             format!("call to {target} not sent: its deadline had already passed")

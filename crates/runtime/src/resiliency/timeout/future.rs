@@ -88,11 +88,9 @@ where
                 let took = this.started.elapsed();
                 Poll::Ready(Err(elapsed(this.target, *this.limit, took)))
             }
-            StateProj::Expired => Poll::Ready(Err(elapsed(
-                this.target,
-                *this.limit,
-                Duration::ZERO,
-            ))),
+            StateProj::Expired => {
+                Poll::Ready(Err(elapsed(this.target, *this.limit, Duration::ZERO)))
+            }
         }
     }
 }
