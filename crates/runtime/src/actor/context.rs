@@ -18,6 +18,10 @@ use crate::error::{Error, ErrorKind};
 use crate::host::HostHandle;
 use crate::state::StateKey;
 
+/// A turn's uncommitted changes. A fixed-seed hasher: making an empty map (every turn does,
+/// twice) then costs nothing, and a turn's own keys need no DoS resistance.
+pub(crate) type Pending = HashMap<String, Option<Bytes>, foldhash::fast::FixedState>;
+
 /// What one turn sees of its actor and host.
 ///
 /// A `Context` lives for one turn. State changes made through [`Context::state`] are pending
@@ -26,7 +30,7 @@ pub struct Context {
     activation: Arc<Activation>,
     chain: Option<CallChain>,
     deadline: Instant,
-    pending: Mutex<HashMap<String, Option<Bytes>>>,
+    pending: Mutex<Pending>,
 }
 
 impl fmt::Debug for Context {
@@ -48,7 +52,7 @@ impl Context {
             activation,
             chain,
             deadline,
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Pending::default()),
         }
     }
 
@@ -140,7 +144,7 @@ impl Context {
         self.activation.timer_names()
     }
 
-    pub(crate) fn take_pending(&self) -> HashMap<String, Option<Bytes>> {
+    pub(crate) fn take_pending(&self) -> Pending {
         std::mem::take(&mut *lock(&self.pending))
     }
 }
