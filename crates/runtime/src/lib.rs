@@ -45,7 +45,9 @@ pub mod host;
 mod invoke;
 mod placement;
 pub mod resiliency;
+pub mod resolve;
 pub mod state;
+pub mod telemetry;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
