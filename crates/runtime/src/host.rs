@@ -244,8 +244,8 @@ impl HostBuilder {
                 // `Server::tcp_nodelay` does not apply to an incoming stream we hand over, so
                 // the accepted sockets get it here; without it small replies wait ~40 ms for a
                 // delayed ACK (found by the invoke_remote bench).
-                let incoming = tonic::transport::server::TcpIncoming::from(listener)
-                    .with_nodelay(Some(true));
+                let incoming =
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
                 let served = tonic::transport::Server::builder()
                     .add_service(service)
                     .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
