@@ -6,25 +6,14 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{Counter, TestHost, TestPlacement, REGISTRY};
+use support::{start_counter_hosts, Counter, TestPlacement, REGISTRY};
 use weft::{ErrorKind, MemoryStore, StateStore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_hosts_actors_come_back_on_survivors_with_their_committed_state() {
     let placement = TestPlacement::start().await;
     let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
-    let mut hosts = Vec::new();
-    for id in ["host-a", "host-b", "host-c"] {
-        hosts.push(
-            TestHost::start(id, &placement.url, Arc::clone(&store), |b| {
-                b.actor::<Counter>()
-            })
-            .await,
-        );
-    }
-    for h in &hosts {
-        h.ready().await;
-    }
+    let mut hosts = start_counter_hosts(&placement, &store, &["host-a", "host-b", "host-c"]).await;
     for i in 0..30 {
         for _ in 0..5 {
             hosts[i % 3]

@@ -6,25 +6,14 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{Counter, TestHost, TestPlacement};
+use support::{start_counter_hosts, Counter, TestPlacement};
 use weft::{MemoryStore, StateStore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosts_serve_through_a_placement_restart_and_rejoin_it() {
     let placement = TestPlacement::start().await;
     let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
-    let mut hosts = Vec::new();
-    for id in ["host-a", "host-b", "host-c"] {
-        hosts.push(
-            TestHost::start(id, &placement.url, Arc::clone(&store), |b| {
-                b.actor::<Counter>()
-            })
-            .await,
-        );
-    }
-    for h in &hosts {
-        h.ready().await;
-    }
+    let hosts = start_counter_hosts(&placement, &store, &["host-a", "host-b", "host-c"]).await;
     for i in 0..20 {
         hosts[i % 3]
             .handle

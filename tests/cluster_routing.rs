@@ -7,25 +7,14 @@ mod support;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use support::{Counter, TestHost, TestPlacement, REGISTRY};
+use support::{start_counter_hosts, Counter, TestPlacement, REGISTRY};
 use weft::{MemoryStore, StateStore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_entering_any_host_reach_the_owner_and_actors_call_across_hosts() {
     let placement = TestPlacement::start().await;
     let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
-    let mut hosts = Vec::new();
-    for id in ["host-a", "host-b", "host-c"] {
-        hosts.push(
-            TestHost::start(id, &placement.url, Arc::clone(&store), |b| {
-                b.actor::<Counter>()
-            })
-            .await,
-        );
-    }
-    for h in &hosts {
-        h.ready().await;
-    }
+    let hosts = start_counter_hosts(&placement, &store, &["host-a", "host-b", "host-c"]).await;
 
     // 60 counters, each incremented three times, each time entering through another host.
     for i in 0..60 {

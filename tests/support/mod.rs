@@ -164,6 +164,27 @@ impl Drop for TestHost {
     }
 }
 
+/// Starts counter hosts `ids` on one shared store and waits until placement placed them all.
+pub async fn start_counter_hosts(
+    placement: &TestPlacement,
+    store: &Arc<dyn StateStore>,
+    ids: &[&str],
+) -> Vec<TestHost> {
+    let mut hosts = Vec::new();
+    for id in ids {
+        hosts.push(
+            TestHost::start(id, &placement.url, Arc::clone(store), |b| {
+                b.actor::<Counter>()
+            })
+            .await,
+        );
+    }
+    for h in &hosts {
+        h.ready().await;
+    }
+    hosts
+}
+
 /// Who holds which activation, to catch an actor active on two hosts at once.
 #[derive(Debug, Default)]
 pub struct Registry {
