@@ -147,7 +147,7 @@ async fn serve(channel: Channel, register: Register, report: mpsc::UnboundedSend
                     });
                 }
             }
-            Some(Body::Rejected(_)) | None => {}
+            Some(Body::Rejected(_) | Body::Members(_)) | None => {}
         }
     }
 }

@@ -28,15 +28,32 @@ async fn open(
     (response.into_inner(), tx)
 }
 
+/// The next message that is not a member list (the service registry, sent on every
+/// membership change, is not what these tests look at).
+async fn next_message(
+    inbound: &mut Streaming<PlacementMessage>,
+) -> Result<Option<PlacementMessage>, tonic::Status> {
+    loop {
+        let m = inbound.message().await;
+        if let Ok(Some(PlacementMessage {
+            body: Some(Body::Members(_)),
+        })) = m
+        {
+            continue;
+        }
+        return m;
+    }
+}
+
 /// Expects a `Rejected` whose reason contains `why`, then the stream ending with
 /// `INVALID_ARGUMENT`.
 async fn expect_rejected(inbound: &mut Streaming<PlacementMessage>, why: &str) {
-    let mut next = timeout(WAIT, inbound.message()).await.unwrap();
+    let mut next = timeout(WAIT, next_message(inbound)).await.unwrap();
     if let Ok(Some(PlacementMessage {
         body: Some(Body::Snapshot(_)),
     })) = next
     {
-        next = timeout(WAIT, inbound.message()).await.unwrap();
+        next = timeout(WAIT, next_message(inbound)).await.unwrap();
     }
     match next {
         Ok(Some(PlacementMessage {
@@ -44,7 +61,7 @@ async fn expect_rejected(inbound: &mut Streaming<PlacementMessage>, why: &str) {
         })) => assert!(rejected.reason.contains(why), "reason: {}", rejected.reason),
         other => panic!("expected Rejected, got {other:?}"),
     }
-    let end = timeout(WAIT, inbound.message()).await.unwrap();
+    let end = timeout(WAIT, next_message(inbound)).await.unwrap();
     let status = end.expect_err("the stream ends with a status");
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().contains(why), "status: {status:?}");
@@ -146,7 +163,7 @@ async fn acks_for_unknown_rounds_or_phases_are_ignored() {
 
     let first = message(HostBody::Register(register("acker", "", &[])));
     let (mut inbound, tx) = open(&placement, first).await;
-    let snapshot = timeout(WAIT, inbound.message())
+    let snapshot = timeout(WAIT, next_message(&mut inbound))
         .await
         .unwrap()
         .unwrap()
@@ -159,7 +176,7 @@ async fn acks_for_unknown_rounds_or_phases_are_ignored() {
     }
     tx.send(HostMessage { body: None }).await.unwrap();
     // Still connected and quiet: nothing was rejected.
-    let quiet = timeout(Duration::from_millis(300), inbound.message()).await;
+    let quiet = timeout(Duration::from_millis(300), next_message(&mut inbound)).await;
     assert!(quiet.is_err(), "expected silence, got {quiet:?}");
     assert!(placement.snapshot().host("acker").is_some());
     host.assert_quiet(Duration::from_millis(100)).await;

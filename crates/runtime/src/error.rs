@@ -46,6 +46,11 @@ pub enum ErrorKind {
     ShuttingDown,
     /// A bug in Weft: an invariant did not hold.
     Internal,
+    /// The callee's access policy does not let this caller call this method.
+    PermissionDenied,
+    /// A service method answered with an error status (see [`Error::status`] and
+    /// [`Error::app_error`] for the body).
+    AppError,
 }
 
 impl ErrorKind {
@@ -63,6 +68,8 @@ impl ErrorKind {
             ErrorKind::ActorFailed => "actor failed",
             ErrorKind::ShuttingDown => "shutting down",
             ErrorKind::Internal => "internal error",
+            ErrorKind::PermissionDenied => "permission denied",
+            ErrorKind::AppError => "app error",
         }
     }
 }
@@ -90,6 +97,7 @@ struct Inner {
     kind: ErrorKind,
     message: Cow<'static, str>,
     app_error: Option<Bytes>,
+    status: Option<u16>,
     source: Option<BoxError>,
 }
 
@@ -101,6 +109,7 @@ impl Error {
                 kind,
                 message: message.into(),
                 app_error: None,
+                status: None,
                 source: None,
             }),
         }
@@ -112,6 +121,19 @@ impl Error {
         let mut e = Self::new(ErrorKind::ActorFailed, message);
         e.inner.app_error = Some(payload);
         e
+    }
+
+    /// A service method's error status: `status` (400..=599) and the response body.
+    pub fn app_status(status: u16, body: Bytes, message: impl Into<Cow<'static, str>>) -> Self {
+        let mut e = Self::new(ErrorKind::AppError, message);
+        e.inner.app_error = Some(body);
+        e.inner.status = Some(status);
+        e
+    }
+
+    /// The status a service method answered with, for [`ErrorKind::AppError`].
+    pub fn status(&self) -> Option<u16> {
+        self.inner.status
     }
 
     /// Attaches the underlying cause.

@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,10 +32,16 @@ use crate::actor::{
 use crate::codec::Codec;
 use crate::config::{HostConfig, Reentrancy};
 use crate::error::{Error, ErrorKind};
+use crate::invoke::client::Peers;
 use crate::invoke::proto::invoke_server::InvokeServer;
 use crate::invoke::server::InvokeService;
 use crate::placement::{Cluster, ClusterConfig};
+use crate::resiliency::Resiliency;
+use crate::resolve::NameResolver;
+use crate::service::client::Fabric;
+use crate::service::{Methods, ServiceCall, ServiceRequest, ServiceResponse};
 use crate::state::StateStore;
+use crate::telemetry::Metrics;
 
 /// Builds a [`Host`]. Every setting has a default; a state store is required.
 ///
@@ -66,6 +73,20 @@ pub struct HostBuilder {
     store: Option<Arc<dyn StateStore>>,
     registrations: Vec<ActorRegistration>,
     cluster: Option<ClusterConfig>,
+    fabric: FabricSettings,
+}
+
+/// The service-invocation settings of a builder.
+#[derive(Debug, Default)]
+struct FabricSettings {
+    methods: Methods,
+    duplicate_method: Option<String>,
+    listen: Option<SocketAddr>,
+    namespace: Option<String>,
+    resolver: Option<Arc<dyn NameResolver>>,
+    resiliency: Option<Resiliency>,
+    metrics_addr: Option<SocketAddr>,
+    ejection: Option<Duration>,
 }
 
 impl HostBuilder {
@@ -148,6 +169,99 @@ impl HostBuilder {
         self.register(ActorRegistration::typed::<A>())
     }
 
+    /// Serves the service method `name` with `handler` (any `async` closure taking a
+    /// [`ServiceRequest`] and answering something that converts into a [`ServiceResponse`]).
+    /// Other apps call it by this host's app id; the host listens at [`HostBuilder::listen`]
+    /// (or its cluster address).
+    ///
+    /// # Examples
+    /// ```
+    /// use weft_runtime::{Error, Host, ServiceRequest, ServiceResponse};
+    ///
+    /// let builder = Host::builder()
+    ///     .app_id("backend")
+    ///     .listen("127.0.0.1:0".parse().unwrap())
+    ///     .method("greet", |req: ServiceRequest| async move {
+    ///         let name = String::from_utf8_lossy(req.body()).into_owned();
+    ///         Ok::<_, Error>(ServiceResponse::ok(format!("hello, {name}")))
+    ///     });
+    /// # let _ = builder;
+    /// ```
+    pub fn method<F, Fut, R>(mut self, name: impl Into<String>, handler: F) -> Self
+    where
+        F: Fn(ServiceRequest) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<R, Error>> + Send + 'static,
+        R: Into<ServiceResponse>,
+    {
+        let name = name.into();
+        if !self
+            .fabric
+            .methods
+            .insert(name.clone(), crate::service::handler(handler))
+        {
+            self.fabric.duplicate_method.get_or_insert(name);
+        }
+        self
+    }
+
+    /// Serves every method that has no handler of its own with `handler` (a pass-through to an
+    /// app behind a sidecar, say).
+    pub fn fallback_method<F, Fut, R>(mut self, handler: F) -> Self
+    where
+        F: Fn(ServiceRequest) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<R, Error>> + Send + 'static,
+        R: Into<ServiceResponse>,
+    {
+        self.fabric
+            .methods
+            .set_fallback(crate::service::handler(handler));
+        self
+    }
+
+    /// Listens for calls from other hosts at `addr` (port 0 picks a free port; see
+    /// [`HostHandle::address`]). Not needed in a cluster, which listens at its own address.
+    /// Defaults to not listening.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.fabric.listen = Some(addr);
+        self
+    }
+
+    /// The namespace of this app. Defaults to the cluster's namespace, else `"default"`.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.fabric.namespace = Some(namespace.into());
+        self
+    }
+
+    /// How this host finds the instances of the apps it calls. Defaults to the placement
+    /// registry in a cluster (every host registered with its app id), else none (service calls
+    /// then fail with a clear error).
+    pub fn resolver(mut self, resolver: impl NameResolver) -> Self {
+        self.fabric.resolver = Some(Arc::new(resolver));
+        self
+    }
+
+    /// Timeouts, retries and circuit breakers for this host's outgoing calls. Defaults to none:
+    /// the call's deadline only, and retries of errors that prove the request never reached the
+    /// callee (see [`crate::service`]).
+    pub fn resiliency(mut self, spec: Resiliency) -> Self {
+        self.fabric.resiliency = Some(spec);
+        self
+    }
+
+    /// Serves Prometheus metrics at `http://{addr}/metrics` (see [`HostHandle::metrics_addr`]).
+    /// Defaults to no metrics (and no cost for them on the call path).
+    pub fn metrics(mut self, addr: SocketAddr) -> Self {
+        self.fabric.metrics_addr = Some(addr);
+        self
+    }
+
+    /// How long an instance that could not be reached stays out of round-robin. Defaults to
+    /// 5 s.
+    pub fn ejection(mut self, ejection: Duration) -> Self {
+        self.fabric.ejection = Some(ejection);
+        self
+    }
+
     /// Registers an actor type.
     pub fn register(mut self, registration: ActorRegistration) -> Self {
         self.registrations.push(registration);
@@ -167,13 +281,24 @@ impl HostBuilder {
             self.config.fencing = true;
         }
         self.config.validate()?;
-        let store = self.store.ok_or_else(|| {
-            Error::new(
+        if let Some(name) = &self.fabric.duplicate_method {
+            return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                "no state store configured: call .store(SledStore::open(dir)?) or \
-                 .store(MemoryStore::new()) on the host builder",
-            )
-        })?;
+                format!("service method `{name}` is registered twice"),
+            ));
+        }
+        let store = match self.store {
+            Some(store) => store,
+            // A host serving only service methods keeps no state.
+            None if self.registrations.is_empty() => Arc::new(crate::state::MemoryStore::new()),
+            None => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "no state store configured: call .store(SledStore::open(dir)?) or \
+                     .store(MemoryStore::new()) on the host builder",
+                ))
+            }
+        };
         let mut types = HashMap::with_hasher(foldhash::fast::RandomState::default());
         for registration in self.registrations {
             let entry = registration.into_entry(&self.config)?;
@@ -185,30 +310,23 @@ impl HostBuilder {
                 ));
             }
         }
-        let mut listener = None;
-        let cluster = match &self.cluster {
-            None => None,
-            Some(c) => {
-                let std_listener = std::net::TcpListener::bind(c.listen).map_err(|e| {
-                    Error::new(
-                        ErrorKind::Unavailable,
-                        format!("cannot listen on {} for other hosts: {e}", c.listen),
-                    )
-                })?;
-                let bound = std_listener
-                    .local_addr()
-                    .and_then(|a| std_listener.set_nonblocking(true).map(|()| a))
-                    .map_err(|e| Error::new(ErrorKind::Unavailable, format!("listener: {e}")))?;
-                listener = Some(std_listener);
-                Some(Arc::new(Cluster {
-                    host_id: c.host_id.clone(),
-                    address: c.advertise.clone().unwrap_or_else(|| bound.to_string()),
-                    tables: Default::default(),
-                    peers: Default::default(),
-                    stop_client: CancellationToken::new(),
-                    stop_server: CancellationToken::new(),
-                }))
+        let listen = match (&self.cluster, self.fabric.listen) {
+            (Some(_), Some(_)) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "both .listen(..) and a cluster are configured: a cluster host listens at \
+                     its ClusterConfig::listen address",
+                ))
             }
+            (Some(c), None) => Some(c.listen),
+            (None, listen) => listen,
+        };
+        let (listener, bound) = match listen {
+            Some(addr) => {
+                let (l, a) = bind(addr, "other hosts")?;
+                (Some(l), Some(a))
+            }
+            None => (None, None),
         };
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::new(
@@ -216,6 +334,52 @@ impl HostBuilder {
                 "Host::start must be called inside a tokio runtime",
             )
         })?;
+        let peers = Arc::new(Peers::default());
+        let cluster = match (&self.cluster, bound) {
+            (Some(c), Some(bound)) => Some(Arc::new(Cluster {
+                host_id: c.host_id.clone(),
+                address: c.advertise.clone().unwrap_or_else(|| bound.to_string()),
+                tables: Default::default(),
+                members: Default::default(),
+                peers: Arc::clone(&peers),
+                stop_client: CancellationToken::new(),
+            })),
+            _ => None,
+        };
+        let address = match &cluster {
+            Some(c) => Some(c.address.clone()),
+            None => bound.map(|b| b.to_string()),
+        };
+        let settings = self.fabric;
+        let metrics = settings
+            .metrics_addr
+            .map(|addr| bind(addr, "metrics").map(|l| (l, Arc::new(Metrics::new()))))
+            .transpose()?;
+        let resolver: Option<Arc<dyn NameResolver>> = match (settings.resolver, &cluster) {
+            (Some(r), _) => Some(r),
+            (None, Some(c)) => Some(Arc::new(crate::placement::PlacementResolver::new(
+                Arc::clone(c),
+            ))),
+            (None, None) => None,
+        };
+        let fabric = Arc::new(Fabric {
+            app_id: self.config.app_id.clone(),
+            namespace: settings
+                .namespace
+                .or_else(|| self.cluster.as_ref().map(|c| c.namespace.clone()))
+                .unwrap_or_else(|| crate::resolve::DEFAULT_NAMESPACE.to_owned()),
+            resolver,
+            resiliency: Arc::new(settings.resiliency.unwrap_or_default()),
+            default_retry: crate::service::client::default_retry(),
+            breakers: Default::default(),
+            balancer: crate::service::Balancer::new(
+                settings
+                    .ejection
+                    .unwrap_or(crate::service::client::DEFAULT_EJECTION),
+            ),
+            peers,
+            metrics: metrics.as_ref().map(|(_, m)| Arc::clone(m)),
+        });
         let inner = Arc::new(HostInner {
             runtime,
             cluster: cluster.clone(),
@@ -225,7 +389,22 @@ impl HostBuilder {
             epoch: Instant::now(),
             tracker: TaskTracker::new(),
             shutting_down: AtomicBool::new(false),
+            methods: settings.methods,
+            fabric,
+            address,
+            metrics_addr: None,
+            stop_servers: CancellationToken::new(),
         });
+        let mut inner = inner;
+        if let Some(((listener, local), metrics)) = metrics {
+            let stop = inner.stop_servers.clone();
+            let listener = tokio::net::TcpListener::from_std(listener)
+                .map_err(|e| Error::new(ErrorKind::Unavailable, format!("listener: {e}")))?;
+            crate::telemetry::http::serve_metrics_on(listener, metrics, stop.cancelled_owned());
+            if let Some(inner) = Arc::get_mut(&mut inner) {
+                inner.metrics_addr = Some(local);
+            }
+        }
         let handle = HostHandle { inner };
         let scanners = handle
             .inner
@@ -233,13 +412,13 @@ impl HostBuilder {
             .values()
             .map(|ty| tokio::spawn(scan_idle(handle.clone(), Arc::clone(ty))))
             .collect();
-        if let (Some(cluster), Some(config), Some(listener)) = (cluster, self.cluster, listener) {
+        if let Some(listener) = listener {
             let listener = tokio::net::TcpListener::from_std(listener)
                 .map_err(|e| Error::new(ErrorKind::Unavailable, format!("listener: {e}")))?;
             let service = InvokeServer::new(InvokeService {
                 host: handle.clone(),
             });
-            let stop = cluster.stop_server.clone();
+            let stop = handle.inner.stop_servers.clone();
             tokio::spawn(async move {
                 // `Server::tcp_nodelay` does not apply to an incoming stream we hand over, so
                 // the accepted sockets get it here; without it small replies wait ~40 ms for a
@@ -254,6 +433,8 @@ impl HostBuilder {
                     tracing::error!(error = %e, "the invoke service stopped");
                 }
             });
+        }
+        if let (Some(cluster), Some(config)) = (cluster, self.cluster) {
             tokio::spawn(crate::placement::client::run(
                 handle.clone(),
                 config,
@@ -263,9 +444,26 @@ impl HostBuilder {
             tracing::info!(host_id = %cluster.host_id, address = %cluster.address, "cluster host listening");
         }
         tracing::info!(app_id = %handle.inner.config.app_id,
-            types = ?handle.inner.types.keys().collect::<Vec<_>>(), "host started");
+            types = ?handle.inner.types.keys().collect::<Vec<_>>(),
+            methods = ?handle.inner.methods.names(),
+            address = ?handle.inner.address, "host started");
         Ok(Host { handle, scanners })
     }
+}
+
+/// Binds a listener (non-blocking, for tokio) and returns it with its bound address.
+fn bind(addr: SocketAddr, what: &str) -> Result<(std::net::TcpListener, SocketAddr), Error> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| {
+        Error::new(
+            ErrorKind::Unavailable,
+            format!("cannot listen on {addr} for {what}: {e}"),
+        )
+    })?;
+    let bound = listener
+        .local_addr()
+        .and_then(|a| listener.set_nonblocking(true).map(|()| a))
+        .map_err(|e| Error::new(ErrorKind::Unavailable, format!("listener on {addr}: {e}")))?;
+    Ok((listener, bound))
 }
 
 /// A running host: its actor types and their activations.
@@ -334,10 +532,11 @@ impl Host {
         }
         if let Some(cluster) = &inner.cluster {
             // Our actors are deactivated and committed: now leave placement (its next round
-            // moves them elsewhere) and stop serving other hosts.
+            // moves them elsewhere).
             cluster.stop_client.cancel();
-            cluster.stop_server.cancel();
         }
+        // ...and stop serving other hosts.
+        inner.stop_servers.cancel();
         let store = inner.store()?;
         store.flush().await?;
         // Release the store, so its resources (sled's directory lock) are freed even while
@@ -378,6 +577,15 @@ struct HostInner {
     cluster: Option<Arc<Cluster>>,
     /// The runtime the host was started on: activations run there, whoever calls.
     runtime: tokio::runtime::Handle,
+    /// The service methods this host serves.
+    methods: Methods,
+    /// Outgoing service calls: resolver, balancer, resiliency, metrics.
+    fabric: Arc<Fabric>,
+    /// Where other hosts reach this one, when it listens.
+    address: Option<String>,
+    metrics_addr: Option<SocketAddr>,
+    /// Stops the invoke and metrics servers.
+    stop_servers: CancellationToken,
 }
 
 impl fmt::Debug for HostHandle {
@@ -481,7 +689,7 @@ impl HostHandle {
             chain: None,
             hop_count: 0,
         };
-        self.invoke(actor_type, id, request).await
+        self.invoke_actor(actor_type, id, request).await
     }
 
     /// As [`HostHandle::call`], with this call's own timeout.
@@ -522,7 +730,7 @@ impl HostHandle {
             chain: None,
             hop_count: 0,
         };
-        self.invoke(actor_type, id, request).await
+        self.invoke_actor(actor_type, id, request).await
     }
 
     /// A typed proxy for actor `id` of the `#[weft::actor]` type `A`.
@@ -581,9 +789,128 @@ impl HostHandle {
         self.inner.cluster.as_ref().map(|c| c.host_id.as_str())
     }
 
-    /// The address other hosts reach this one at, if it is in a cluster.
+    /// The address other hosts reach this one at, if it listens (in a cluster, or with
+    /// [`HostBuilder::listen`]).
     pub fn address(&self) -> Option<&str> {
-        self.inner.cluster.as_ref().map(|c| c.address.as_str())
+        self.inner.address.as_deref()
+    }
+
+    /// Where this host serves `/metrics`, if it does ([`HostBuilder::metrics`]).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.inner.metrics_addr
+    }
+
+    /// This host's metrics, if it keeps them ([`HostBuilder::metrics`]).
+    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.inner.fabric.metrics.as_ref()
+    }
+
+    /// Calls `method` of app `app_id` (`app` or `app.namespace`) with `body` and returns the
+    /// response body. The call goes to one instance of the app, round-robin, under this host's
+    /// resiliency policy and call timeout.
+    ///
+    /// # Errors
+    /// - [`ErrorKind::AppError`]: the method answered a non-2xx status ([`Error::status`], and
+    ///   the body in [`Error::app_error`]);
+    /// - [`ErrorKind::NotFound`]: no such app (no instances) or no such method;
+    /// - [`ErrorKind::InvalidArgument`]: a malformed app id or method, or the method rejected
+    ///   the payload;
+    /// - [`ErrorKind::DeadlineExceeded`], [`ErrorKind::Unavailable`] (no reachable instance,
+    ///   circuit open), [`ErrorKind::Interrupted`] (the connection broke mid-call: it may have
+    ///   run), [`ErrorKind::PermissionDenied`].
+    pub async fn invoke(
+        &self,
+        app_id: &str,
+        method: &str,
+        body: impl Into<Bytes>,
+    ) -> Result<Bytes, Error> {
+        let response = self
+            .send(ServiceCall::new(app_id, method).body(body))
+            .await?;
+        if response.is_success() {
+            return Ok(response.into_body());
+        }
+        let status = response.status();
+        let preview = String::from_utf8_lossy(&response.body()[..response.body().len().min(200)])
+            .into_owned();
+        Err(Error::app_status(
+            status,
+            response.into_body(),
+            format!("method `{method}` of app `{app_id}` answered {status}: {preview}"),
+        ))
+    }
+
+    /// Calls `method` of app `app_id` with `request` as JSON and decodes the JSON reply.
+    ///
+    /// # Errors
+    /// As [`HostHandle::invoke`]; [`ErrorKind::InvalidArgument`] when the reply is not JSON of
+    /// `Resp`.
+    pub async fn invoke_json<Req, Resp>(
+        &self,
+        app_id: &str,
+        method: &str,
+        request: &Req,
+    ) -> Result<Resp, Error>
+    where
+        Req: serde::Serialize + ?Sized,
+        Resp: serde::de::DeserializeOwned,
+    {
+        let call = ServiceCall::new(app_id, method).json(request)?;
+        let response = self.send(call).await?;
+        if !response.is_success() {
+            let status = response.status();
+            return Err(Error::app_status(
+                status,
+                response.into_body(),
+                format!("method `{method}` of app `{app_id}` answered {status}"),
+            ));
+        }
+        response.decode_json()
+    }
+
+    /// Sends a full [`ServiceCall`] and returns the full response, whatever its status.
+    ///
+    /// # Errors
+    /// As [`HostHandle::invoke`], except that a non-2xx status is an `Ok` response.
+    pub async fn send(&self, call: ServiceCall) -> Result<ServiceResponse, Error> {
+        if self.is_shutting_down() {
+            return Err(shutting_down());
+        }
+        self.inner
+            .fabric
+            .send(call, self.inner.config.call_timeout)
+            .await
+    }
+
+    /// The instances of app `app_id` (`app` or `app.namespace`) as this host's resolver sees
+    /// them now.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] for an app without instances; [`ErrorKind::InvalidArgument`] for a
+    /// malformed app id; [`ErrorKind::Unavailable`] without a resolver or when it fails.
+    pub async fn resolve_instances(
+        &self,
+        app_id: &str,
+    ) -> Result<Vec<crate::resolve::Instance>, Error> {
+        self.inner.fabric.resolve(app_id).await
+    }
+
+    /// Whether round-robin currently skips the instance at `address` (it failed to take a call
+    /// within the ejection period; see [`HostBuilder::ejection`]).
+    pub fn is_ejected(&self, address: &str) -> bool {
+        self.inner.fabric.balancer.is_ejected(address)
+    }
+
+    pub(crate) fn fabric(&self) -> &Arc<Fabric> {
+        &self.inner.fabric
+    }
+
+    pub(crate) fn methods(&self) -> &Methods {
+        &self.inner.methods
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::Acquire)
     }
 
     /// Waits until this host has its placement tables and appears in the table of every actor
@@ -666,7 +993,7 @@ impl HostHandle {
     }
 
     /// Every actor call enters here: routed through placement on a cluster host, else local.
-    pub(crate) async fn invoke(
+    pub(crate) async fn invoke_actor(
         &self,
         actor_type: &str,
         id: &str,

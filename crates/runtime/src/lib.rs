@@ -46,6 +46,7 @@ mod invoke;
 mod placement;
 pub mod resiliency;
 pub mod resolve;
+pub mod service;
 pub mod state;
 pub mod telemetry;
 #[cfg(any(test, feature = "test-util"))]
@@ -60,6 +61,7 @@ pub use config::{ActorTypeConfig, HostConfig, Reentrancy};
 pub use error::{Error, ErrorKind};
 pub use host::{CallOptions, Host, HostBuilder, HostHandle};
 pub use placement::ClusterConfig;
+pub use service::{ServiceCall, ServiceRequest, ServiceResponse};
 pub use state::{MemoryStore, RedisStore, SledStore, StateStore};
 
 /// What `#[weft::actor]`-generated code uses. Not a public API: it may change in any release.

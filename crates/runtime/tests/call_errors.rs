@@ -109,10 +109,17 @@ async fn a_call_behind_a_stuck_actor_fails_at_its_deadline() {
 }
 
 #[tokio::test]
-async fn building_a_host_without_a_store_says_how_to_fix_it() {
-    let err = Host::builder().start().unwrap_err();
+async fn building_a_host_with_actors_but_without_a_store_says_how_to_fix_it() {
+    let stats = Stats::new(1);
+    let err = Host::builder()
+        .register(probe("probe", &stats))
+        .start()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert!(err.message().contains("no state store"), "{err}");
+    // A host that only serves service methods keeps no state and needs no store.
+    let services_only = Host::builder().app_id("frontend").start().unwrap();
+    services_only.shutdown().await.unwrap();
 }
 
 #[tokio::test]

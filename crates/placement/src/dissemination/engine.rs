@@ -12,9 +12,9 @@ use super::tables::Tables;
 use super::{view, Event};
 use crate::config::PlacementConfig;
 use crate::link::{HostLink, SendFailure};
-use crate::membership::{ConnId, Member, Membership, Registration};
+use crate::membership::{ConnId, Member as Host, Membership, Registration};
 use crate::proto::placement_message::Body;
-use crate::proto::{Phase, Snapshot};
+use crate::proto::{Member, Members, Phase, Snapshot};
 use crate::spans;
 use crate::state::PlacementState;
 
@@ -34,6 +34,8 @@ pub(crate) struct Engine {
     state: watch::Sender<PlacementState>,
     /// The published state is out of date.
     changed: bool,
+    /// The member list the hosts have is out of date (see [`Engine::send_members`]).
+    members_changed: bool,
 }
 
 impl Engine {
@@ -48,6 +50,7 @@ impl Engine {
             last_round: 0,
             state,
             changed: false,
+            members_changed: false,
         }
     }
 
@@ -163,6 +166,9 @@ impl Engine {
                 break;
             }
         }
+        if std::mem::take(&mut self.members_changed) {
+            self.send_members();
+        }
         if std::mem::take(&mut self.changed) {
             self.state
                 .send_replace(view::state(&self.members, &self.tables));
@@ -173,7 +179,7 @@ impl Engine {
         let namespace = registration.namespace.clone();
         let types = &registration.actor_types;
         info!(host.id = %registration.host_id, conn, namespace, ?types, "host registered");
-        if let Some(old) = self.members.insert(Member::new(conn, registration, link)) {
+        if let Some(old) = self.members.insert(Host::new(conn, registration, link)) {
             let host_id = &old.registration.host_id;
             info!(host.id = %host_id, old.conn, conn, "host reconnected; closing older stream");
             old.link.close(Status::aborted(
@@ -187,6 +193,7 @@ impl Engine {
         }
         self.mark_dirty(&namespace, now);
         self.changed = true;
+        self.members_changed = true;
     }
 
     fn ack(&mut self, conn: ConnId, round_id: u64, phase: Phase, now: Instant) {
@@ -221,19 +228,45 @@ impl Engine {
     }
 
     /// `member` is gone: stop waiting for it and disseminate its absence.
-    fn departed(&mut self, member: &Member, now: Instant) {
+    fn departed(&mut self, member: &Host, now: Instant) {
         let namespace = member.namespace();
         if let Some(round) = self.rounds.get_mut(namespace) {
             round.forget(member.conn);
         }
         self.mark_dirty(namespace, now);
         self.changed = true;
+        self.members_changed = true;
     }
 
     fn mark_dirty(&mut self, namespace: &str, now: Instant) {
         if !self.dirty.contains_key(namespace) {
             let at = now + self.config.coalesce_window;
             self.dirty.insert(namespace.to_owned(), at);
+        }
+    }
+
+    /// Sends every host the full member list (all namespaces: a call may name `app.namespace`).
+    /// Not a round: service calls need no exclusivity, only a current list. A host whose
+    /// stream is full is dropped at the next drive, as for any other message.
+    fn send_members(&mut self) {
+        let members: Vec<Member> = self
+            .members
+            .iter()
+            .map(|m| Member {
+                host_id: m.registration.host_id.clone(),
+                app_id: m.registration.app_id.clone(),
+                namespace: m.registration.namespace.clone(),
+                address: m.registration.address.clone(),
+            })
+            .collect();
+        for member in self.members.iter() {
+            let body = Body::Members(Members {
+                members: members.clone(),
+            });
+            if let Err(failure) = member.link.send(body) {
+                self.doomed
+                    .push((member.conn, send_failure_status(failure)));
+            }
         }
     }
 

@@ -25,6 +25,8 @@ struct Harness {
     now: Instant,
     token: CancellationToken,
     inboxes: BTreeMap<ConnId, mpsc::Receiver<Result<PlacementMessage, Status>>>,
+    /// The last member list each host received (kept apart from the round traffic).
+    members: BTreeMap<ConnId, Vec<String>>,
 }
 
 /// What a host received, simplified.
@@ -50,6 +52,7 @@ impl Harness {
             now: Instant::now(),
             token: CancellationToken::new(),
             inboxes: BTreeMap::new(),
+            members: BTreeMap::new(),
         }
     }
 
@@ -101,6 +104,14 @@ impl Harness {
                 Ok(PlacementMessage {
                     body: Some(Body::Order(o)),
                 }) => Got::Order(o),
+                Ok(PlacementMessage {
+                    body: Some(Body::Members(m)),
+                }) => {
+                    let mut ids: Vec<String> = m.members.into_iter().map(|m| m.host_id).collect();
+                    ids.sort();
+                    self.members.insert(conn, ids);
+                    continue;
+                }
                 Ok(other) => panic!("unexpected {other:?}"),
                 Err(status) => Got::Closed(status.code()),
             });
@@ -295,4 +306,18 @@ fn shutdown_closes_every_stream() {
     h.engine.shutdown();
     assert_eq!(h.received(1), [Got::Closed(Code::Unavailable)]);
     assert_eq!(h.received(2), [Got::Closed(Code::Unavailable)]);
+}
+
+#[test]
+fn every_host_gets_the_member_list_when_hosts_join_and_leave() {
+    let mut h = Harness::new();
+    h.join(1, "a", &["cart"]);
+    h.join(2, "b", &[]); // a service-only host is a member too
+    let _ = h.received(1);
+    let _ = h.received(2);
+    assert_eq!(h.members[&1], ["a", "b"]);
+    assert_eq!(h.members[&2], ["a", "b"]);
+    h.send(Event::Closed { conn: 2 });
+    let _ = h.received(1);
+    assert_eq!(h.members[&1], ["a"]);
 }

@@ -9,9 +9,10 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::proto::call_reply::Result as Reply;
 use super::proto::invoke_client::InvokeClient;
-use super::proto::CallRequest;
+use super::proto::{service_reply, CallRequest, ServiceRequest};
 use super::wire;
 use crate::error::{Error, ErrorKind};
+use crate::service::ServiceResponse;
 
 /// How a forwarded call failed.
 #[derive(Debug)]
@@ -74,6 +75,43 @@ impl Peers {
                 None => Err(RemoteError::Callee(Error::new(
                     ErrorKind::Internal,
                     format!("host {address} sent an empty reply"),
+                ))),
+            },
+            Err(status) => {
+                let (error, never_sent) = wire::from_status(&status, address);
+                Err(RemoteError::Transport { error, never_sent })
+            }
+        }
+    }
+
+    /// Sends one service call to the instance at `address`, bounded by `deadline`.
+    pub(crate) async fn service(
+        &self,
+        address: &str,
+        request: ServiceRequest,
+        deadline: Instant,
+    ) -> Result<ServiceResponse, RemoteError> {
+        let mut client = self
+            .client(address)
+            .map_err(|error| RemoteError::Transport {
+                error,
+                never_sent: true,
+            })?;
+        let mut request = tonic::Request::new(request);
+        request.set_timeout(deadline.saturating_duration_since(Instant::now()));
+        match client.service(request).await {
+            Ok(reply) => match reply.into_inner().result {
+                Some(service_reply::Result::Response(r)) => Ok(ServiceResponse {
+                    status: u16::try_from(r.status).unwrap_or(500),
+                    headers: r.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+                    body: r.body,
+                }),
+                Some(service_reply::Result::Failure(failure)) => {
+                    Err(RemoteError::Callee(wire::from_failure(failure)))
+                }
+                None => Err(RemoteError::Callee(Error::new(
+                    ErrorKind::Internal,
+                    format!("instance {address} sent an empty reply"),
                 ))),
             },
             Err(status) => {

@@ -1,12 +1,13 @@
-//! Inbound host-to-host calls: the tonic invoke service, which hands each call to the host's
-//! router exactly as a local call, marked as forwarded once.
+//! Inbound host-to-host calls: the tonic invoke service, which hands each actor call to the
+//! host's router exactly as a local call, marked as forwarded once, and each service call to
+//! the host's service methods.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::proto::invoke_server::Invoke;
-use super::proto::{call_reply, CallReply, CallRequest};
+use super::proto::{call_reply, CallReply, CallRequest, ServiceReply, ServiceRequest};
 use super::wire;
 use crate::actor::{ActorId, ActorKey, ActorType, CallChain};
 use crate::error::Error;
@@ -52,7 +53,7 @@ impl Invoke for InvokeService {
                     hop_count: call.hop_count.saturating_add(1),
                 };
                 self.host
-                    .invoke(&call.actor_type, &call.actor_id, request)
+                    .invoke_actor(&call.actor_type, &call.actor_id, request)
                     .await
             }
             Err(e) => Err(e),
@@ -64,6 +65,20 @@ impl Invoke for InvokeService {
         Ok(tonic::Response::new(CallReply {
             result: Some(result),
         }))
+    }
+
+    async fn service(
+        &self,
+        request: tonic::Request<ServiceRequest>,
+    ) -> Result<tonic::Response<ServiceReply>, tonic::Status> {
+        let timeout = request
+            .metadata()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_grpc_timeout)
+            .unwrap_or(self.host.config().call_timeout);
+        let reply = crate::service::server::serve(&self.host, request.into_inner(), timeout).await;
+        Ok(tonic::Response::new(reply))
     }
 }
 

@@ -4,7 +4,7 @@ use super::proto;
 use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
 
-const KINDS: [ErrorKind; 12] = [
+const KINDS: [ErrorKind; 14] = [
     ErrorKind::NotFound,
     ErrorKind::InvalidArgument,
     ErrorKind::DeadlineExceeded,
@@ -17,10 +17,12 @@ const KINDS: [ErrorKind; 12] = [
     ErrorKind::ActorFailed,
     ErrorKind::ShuttingDown,
     ErrorKind::Internal,
+    ErrorKind::PermissionDenied,
+    ErrorKind::AppError,
 ];
 
 fn kind_code(kind: ErrorKind) -> u32 {
-    // Index + 1: 0 is "unspecified" on the wire. Internal (and anything new) maps to 12.
+    // Index + 1: 0 is "unspecified" on the wire. Anything unknown maps to Internal (12).
     KINDS
         .iter()
         .position(|k| *k == kind)
@@ -43,6 +45,7 @@ pub(crate) fn to_failure(error: &Error, table_version: u64) -> proto::Failure {
         message: error.message().to_owned(),
         app_error: error.app_error().cloned(),
         table_version,
+        status: error.status().map_or(0, u32::from),
     }
 }
 
@@ -51,6 +54,10 @@ pub(crate) fn from_failure(failure: proto::Failure) -> Error {
     let kind = code_kind(failure.kind);
     match failure.app_error {
         Some(app) if kind == ErrorKind::ActorFailed => Error::app(app, failure.message),
+        Some(body) if kind == ErrorKind::AppError => {
+            let status = u16::try_from(failure.status).unwrap_or(500);
+            Error::app_status(status, body, failure.message)
+        }
         _ => Error::new(kind, failure.message),
     }
 }
@@ -103,7 +110,8 @@ pub(crate) fn from_status(status: &tonic::Status, target: &str) -> (Error, bool)
         _ if never_sent => ErrorKind::Unavailable,
         Code::DeadlineExceeded | Code::Cancelled => ErrorKind::DeadlineExceeded,
         Code::InvalidArgument => ErrorKind::InvalidArgument,
-        Code::NotFound => ErrorKind::NotFound,
+        Code::NotFound | Code::Unimplemented => ErrorKind::NotFound,
+        Code::PermissionDenied | Code::Unauthenticated => ErrorKind::PermissionDenied,
         _ => ErrorKind::Interrupted,
     };
     (

@@ -100,6 +100,9 @@ async fn session(
                         let ack = follow(host, &cluster, order).await;
                         send(&tx, HostBody::Ack(ack)).await?;
                     }
+                    Some(PlacementBody::Members(members)) => {
+                        cluster.members.replace(members.members);
+                    }
                     Some(PlacementBody::Rejected(r)) => {
                         return Err(format!("placement rejected this host: {}", r.reason));
                     }

@@ -8,7 +8,10 @@
 //! route again. Everything is bounded by the call's deadline.
 
 pub(crate) mod client;
+mod registry;
 pub(crate) mod table;
+
+pub(crate) use registry::{Members, PlacementResolver};
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -113,9 +116,10 @@ pub(crate) struct Cluster {
     pub(crate) host_id: String,
     pub(crate) address: String,
     pub(crate) tables: Tables,
-    pub(crate) peers: Peers,
+    /// Every host of the cluster with its app id: the placement registry for service calls.
+    pub(crate) members: Members,
+    pub(crate) peers: std::sync::Arc<Peers>,
     pub(crate) stop_client: CancellationToken,
-    pub(crate) stop_server: CancellationToken,
 }
 
 /// Sends the call to the owner of `actor_type`/`id`; see the module docs.

@@ -205,7 +205,9 @@ impl Matching {
             | ErrorKind::Store
             | ErrorKind::ActorFailed
             | ErrorKind::ShuttingDown
-            | ErrorKind::Internal => false,
+            | ErrorKind::Internal
+            | ErrorKind::PermissionDenied
+            | ErrorKind::AppError => false,
         }
     }
 }
@@ -289,7 +291,8 @@ impl BreakerPolicy {
     /// Failures: [`ErrorKind::Unavailable`], [`ErrorKind::DeadlineExceeded`],
     /// [`ErrorKind::Interrupted`], [`ErrorKind::Internal`], [`ErrorKind::ShuttingDown`].
     /// Answers, which prove the instance healthy: application errors
-    /// ([`ErrorKind::ActorFailed`]), [`ErrorKind::NotFound`], [`ErrorKind::InvalidArgument`],
+    /// ([`ErrorKind::ActorFailed`], [`ErrorKind::AppError`]), [`ErrorKind::NotFound`],
+    /// [`ErrorKind::InvalidArgument`], [`ErrorKind::PermissionDenied`],
     /// [`ErrorKind::Moved`] (placement moved the actor), reentrancy, state conflicts and store
     /// errors.
     pub fn is_failure(&self, error: &Error) -> bool {
@@ -305,7 +308,9 @@ impl BreakerPolicy {
             | ErrorKind::Reentrancy
             | ErrorKind::Conflict
             | ErrorKind::Store
-            | ErrorKind::ActorFailed => false,
+            | ErrorKind::ActorFailed
+            | ErrorKind::PermissionDenied
+            | ErrorKind::AppError => false,
         }
     }
 }

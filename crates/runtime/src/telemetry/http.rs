@@ -55,6 +55,26 @@ pub async fn serve_metrics(
     Ok(local)
 }
 
+/// Serves `GET /metrics` on an already bound listener, on a spawned task, until `shutdown`.
+pub(crate) fn serve_metrics_on(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let local = listener.local_addr().ok();
+    let app = Router::new()
+        .route("/metrics", get(metrics_handler))
+        .with_state(metrics);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::warn!(addr = ?local, error = %e, "metrics server failed");
+        }
+    });
+}
+
 async fn metrics_handler(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
     ([(CONTENT_TYPE, METRICS_CONTENT_TYPE)], metrics.encode())
 }

@@ -3,6 +3,8 @@
 //! Why it ships in the library behind a feature and not in `tests/`: integration tests in other
 //! crates need the same helpers, and a feature keeps them out of production builds.
 
+mod dns;
 mod redis;
 
+pub use self::dns::FakeDns;
 pub use self::redis::RedisServer;

@@ -1,0 +1,80 @@
+//! The placement registry: every host of the cluster with its app id, as placement last sent it,
+//! and the [`NameResolver`] that answers from it.
+
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use weft_placement::proto::Member;
+
+use super::Cluster;
+use crate::error::Error;
+use crate::resolve::{check_names, no_instances, Instance, NameResolver};
+
+/// The cluster's hosts by app id, replaced whole on every `Members` message.
+#[derive(Debug, Default)]
+pub(crate) struct Members {
+    instances: RwLock<Arc<Vec<Instance>>>,
+}
+
+impl Members {
+    /// Replaces the member list with placement's latest.
+    pub(crate) fn replace(&self, members: Vec<Member>) {
+        let mut instances: Vec<Instance> = members
+            .into_iter()
+            .filter(|m| !m.app_id.is_empty() && !m.address.is_empty())
+            .map(|m| Instance {
+                app_id: m.app_id,
+                namespace: m.namespace,
+                address: m.address,
+            })
+            .collect();
+        // Stable order, so round-robin positions mean the same instance between updates.
+        instances.sort_by(|a, b| a.address.cmp(&b.address));
+        *self
+            .instances
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(instances);
+    }
+
+    fn current(&self) -> Arc<Vec<Instance>> {
+        Arc::clone(
+            &self
+                .instances
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+/// Resolves app ids to the cluster's hosts registered with them: the default resolver of a
+/// cluster host. New instances appear as soon as placement has seen them register; a host that
+/// leaves (or dies and misses its heartbeats) disappears.
+#[derive(Debug, Clone)]
+pub(crate) struct PlacementResolver {
+    cluster: Arc<Cluster>,
+}
+
+impl PlacementResolver {
+    pub(crate) fn new(cluster: Arc<Cluster>) -> Self {
+        Self { cluster }
+    }
+}
+
+#[async_trait]
+impl NameResolver for PlacementResolver {
+    async fn resolve(&self, app_id: &str, namespace: &str) -> Result<Vec<Instance>, Error> {
+        check_names(app_id, namespace)?;
+        let found: Vec<Instance> = self
+            .cluster
+            .members
+            .current()
+            .iter()
+            .filter(|i| i.app_id == app_id && i.namespace == namespace)
+            .cloned()
+            .collect();
+        if found.is_empty() {
+            return Err(no_instances(app_id, namespace));
+        }
+        Ok(found)
+    }
+}

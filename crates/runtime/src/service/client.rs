@@ -1,0 +1,375 @@
+//! The caller's side of a service call: resolve the app, pick an instance, apply the resiliency
+//! policy, send, measure.
+//!
+//! The stack for one call, outermost first (tower layers):
+//!
+//! ```text
+//! Retry (policy; default: never-reached errors only)  -> a retry picks again
+//!   Pick (resolver + round-robin, skips ejected and open-circuit instances)
+//!     Breaker (policy, per instance)
+//!       Timeout (policy timeout per attempt, and the call's deadline)
+//!         Transport (gRPC `Invoke/Service` to the instance)
+//! ```
+//!
+//! # Why a default retry policy
+//!
+//! Without a resiliency spec a call to an app with a dead instance would fail whenever
+//! round-robin lands on it, although another instance could have served it. So calls whose
+//! target names no retry policy get [`default_retry`]: up to 3 retries of errors that prove the
+//! request never reached the app (connection refused, instance shutting down, circuit open),
+//! which can never run a method twice. A spec's `DefaultRetryPolicy` or a target's own policy
+//! replaces it.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use futures::future::BoxFuture;
+use tokio::time::Instant;
+use tower::util::ServiceExt;
+use tower::{Service, ServiceBuilder};
+
+use super::{check_method, Balancer, ServiceCall, ServiceResponse};
+use crate::error::{Error, ErrorKind};
+use crate::invoke::client::{Peers, RemoteError};
+use crate::invoke::proto;
+use crate::resiliency::{
+    BreakerLayer, BreakerRegistry, BreakerState, HasDeadline, Resiliency, RetryLayer, RetryPolicy,
+    Target, TimeoutLayer,
+};
+use crate::resolve::{split_app_id, Instance, NameResolver};
+use crate::telemetry::propagation::{TraceContext, TRACEPARENT};
+use crate::telemetry::{CircuitState, Metrics, Outcome, RequestKind};
+
+/// How long an instance that refused a connection stays out of rotation. Default of
+/// [`HostBuilder::ejection`](crate::HostBuilder::ejection).
+pub const DEFAULT_EJECTION: Duration = Duration::from_secs(5);
+
+/// The retry policy of targets that name none: see the module docs.
+pub(crate) fn default_retry() -> Arc<RetryPolicy> {
+    Arc::new(
+        RetryPolicy::exponential(Duration::from_millis(10), Duration::from_millis(200))
+            .max_retries(3),
+    )
+}
+
+/// Everything a host needs to make service calls.
+#[derive(Debug)]
+pub(crate) struct Fabric {
+    pub(crate) app_id: String,
+    pub(crate) namespace: String,
+    pub(crate) resolver: Option<Arc<dyn NameResolver>>,
+    pub(crate) resiliency: Arc<Resiliency>,
+    pub(crate) default_retry: Arc<RetryPolicy>,
+    /// One registry per breaker policy name; keys are `app/address`.
+    pub(crate) breakers: DashMap<String, BreakerRegistry, foldhash::fast::RandomState>,
+    pub(crate) balancer: Balancer,
+    pub(crate) peers: Arc<Peers>,
+    pub(crate) metrics: Option<Arc<Metrics>>,
+}
+
+/// The parts of a call every attempt shares.
+#[derive(Debug)]
+struct Outgoing {
+    app: String,
+    namespace: String,
+    /// `app` or `app.namespace`, for messages and metric labels.
+    target: String,
+    wire: proto::ServiceRequest,
+    attempts: AtomicU32,
+}
+
+/// One attempt: the shared call, its deadline, and the instance [`Pick`] chose.
+#[derive(Debug, Clone)]
+struct Attempt {
+    call: Arc<Outgoing>,
+    deadline: Instant,
+    instance: Option<Instance>,
+}
+
+impl HasDeadline for Attempt {
+    fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    fn narrow_deadline(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+    }
+}
+
+impl Attempt {
+    fn address(&self) -> &str {
+        self.instance.as_ref().map_or("", |i| i.address.as_str())
+    }
+}
+
+/// The breaker key of an instance of an app.
+fn breaker_key(app: &str, address: &str) -> String {
+    format!("{app}/{address}")
+}
+
+fn attempt_breaker_key(attempt: &Attempt) -> String {
+    breaker_key(&attempt.call.target, attempt.address())
+}
+
+impl Fabric {
+    fn resolver(&self) -> Result<&Arc<dyn NameResolver>, Error> {
+        self.resolver.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unavailable,
+                "this host has no name resolver to find other apps with (configure one with \
+                 HostBuilder::resolver, or join a cluster)",
+            )
+        })
+    }
+
+    /// The instances of `target` (`app` or `app.namespace`).
+    pub(crate) async fn resolve(&self, target: &str) -> Result<Vec<Instance>, Error> {
+        let (app, namespace) = split_app_id(target, &self.namespace)?;
+        self.resolver()?.resolve(app, namespace).await
+    }
+
+    /// Sends `call`; see the module docs for the path it takes.
+    pub(crate) async fn send(
+        self: &Arc<Self>,
+        call: ServiceCall,
+        default_timeout: Duration,
+    ) -> Result<ServiceResponse, Error> {
+        let started = Instant::now();
+        let target = call.app_id.clone();
+        let method = call.method.clone();
+        let result = self.send_inner(call, started, default_timeout).await;
+        if let Some(metrics) = &self.metrics {
+            metrics.record_request(
+                RequestKind::Service,
+                &target,
+                &method,
+                outcome(&result),
+                started.elapsed(),
+            );
+        }
+        result
+    }
+
+    async fn send_inner(
+        self: &Arc<Self>,
+        call: ServiceCall,
+        started: Instant,
+        default_timeout: Duration,
+    ) -> Result<ServiceResponse, Error> {
+        let (app, namespace) = split_app_id(&call.app_id, &self.namespace)?;
+        let (app, namespace) = (app.to_owned(), namespace.to_owned());
+        check_method(&call.method)?;
+        let deadline = started + call.timeout.unwrap_or(default_timeout);
+        let policy = self.resiliency.resolve(Target::App(&app), &call.method);
+        let ServiceCall {
+            app_id: target,
+            method,
+            verb,
+            query,
+            mut headers,
+            body,
+            timeout: _,
+        } = call;
+        // Continue the caller's trace, or start one: the callee sees a child of it.
+        let parent = headers
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(TRACEPARENT))
+            .map(|i| headers.swap_remove(i).1)
+            .and_then(|h| TraceContext::parse(&h).ok());
+        let trace = parent.map_or_else(TraceContext::new_root, |p| p.child());
+        headers.push((TRACEPARENT.to_owned(), trace.to_header()));
+        let span = tracing::info_span!("invoke.remote", app.id = %target, method = %method,
+            trace_id = %trace.trace_id_hex(), outcome = tracing::field::Empty);
+        let outgoing = Arc::new(Outgoing {
+            wire: proto::ServiceRequest {
+                app_id: app.clone(),
+                namespace: namespace.clone(),
+                method,
+                verb,
+                query,
+                headers: headers
+                    .into_iter()
+                    .map(|(name, value)| proto::Header { name, value })
+                    .collect(),
+                body,
+                caller_app_id: self.app_id.clone(),
+            },
+            app,
+            namespace,
+            target,
+            attempts: AtomicU32::new(0),
+        });
+        let attempt = Attempt {
+            call: outgoing,
+            deadline,
+            instance: None,
+        };
+        let registry = policy.breaker.as_ref().map(|(name, p)| {
+            self.breakers
+                .entry(name.clone())
+                .or_insert_with(|| BreakerRegistry::new(Arc::clone(p)))
+                .clone()
+        });
+        let retry = policy
+            .retry
+            .clone()
+            .unwrap_or_else(|| Arc::clone(&self.default_retry));
+        let stack = ServiceBuilder::new()
+            .layer(RetryLayer::new(retry))
+            .layer_fn(|inner| Pick {
+                inner,
+                fabric: Arc::clone(self),
+                registry: registry.clone(),
+            })
+            .option_layer(
+                registry
+                    .clone()
+                    .map(|r| BreakerLayer::new(r, attempt_breaker_key)),
+            )
+            .layer(TimeoutLayer::new(
+                format!("app {}", attempt.call.target),
+                policy.timeout,
+            ))
+            .service(Transport {
+                peers: Arc::clone(&self.peers),
+            });
+        let result = tracing::Instrument::instrument(stack.oneshot(attempt), span.clone()).await;
+        span.record("outcome", outcome(&result).as_str());
+        result
+    }
+}
+
+/// What the metrics call a call's result.
+fn outcome(result: &Result<ServiceResponse, Error>) -> Outcome {
+    match result {
+        Ok(r) if r.is_success() => Outcome::Ok,
+        Ok(_) => Outcome::AppError,
+        Err(e) => match e.kind() {
+            ErrorKind::DeadlineExceeded => Outcome::DeadlineExceeded,
+            ErrorKind::Unavailable if e.message().starts_with("circuit open") => {
+                Outcome::CircuitOpen
+            }
+            ErrorKind::Unavailable | ErrorKind::ShuttingDown | ErrorKind::Interrupted => {
+                Outcome::Unavailable
+            }
+            ErrorKind::PermissionDenied => Outcome::PermissionDenied,
+            ErrorKind::NotFound if e.message().starts_with("no instances") => Outcome::NoInstance,
+            ErrorKind::NotFound | ErrorKind::InvalidArgument => Outcome::InvalidRequest,
+            ErrorKind::AppError | ErrorKind::ActorFailed => Outcome::AppError,
+            _ => Outcome::Error,
+        },
+    }
+}
+
+/// Chooses the instance of each attempt, and ejects instances that could not be reached.
+#[derive(Clone)]
+struct Pick<S> {
+    inner: S,
+    fabric: Arc<Fabric>,
+    registry: Option<BreakerRegistry>,
+}
+
+impl<S> Service<Attempt> for Pick<S>
+where
+    S: Service<Attempt, Response = ServiceResponse, Error = Error> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = ServiceResponse;
+    type Error = Error;
+    type Future = BoxFuture<'static, Result<ServiceResponse, Error>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut attempt: Attempt) -> Self::Future {
+        let inner = self.inner.clone();
+        let fabric = Arc::clone(&self.fabric);
+        let registry = self.registry.clone();
+        Box::pin(async move {
+            let call = Arc::clone(&attempt.call);
+            if call.attempts.fetch_add(1, Ordering::Relaxed) > 0 {
+                if let Some(metrics) = &fabric.metrics {
+                    metrics.record_retry(&call.target);
+                }
+            }
+            let instances = fabric
+                .resolver()?
+                .resolve(&call.app, &call.namespace)
+                .await?;
+            let is_open = |i: &Instance| {
+                registry.as_ref().is_some_and(|r| {
+                    r.state(&breaker_key(&call.target, &i.address)) == BreakerState::Open
+                })
+            };
+            let instance = fabric
+                .balancer
+                .pick(&call.target, &instances, is_open)
+                .cloned()
+                .ok_or_else(|| crate::resolve::no_instances(&call.app, &call.namespace))?;
+            let address = instance.address.clone();
+            attempt.instance = Some(instance);
+            let result = inner.oneshot(attempt).await;
+            match &result {
+                Ok(_) => fabric.balancer.restore(&address),
+                Err(e) if is_unreachable(e) => fabric.balancer.eject(&address),
+                Err(_) => {}
+            }
+            if let (Some(metrics), Some(registry)) = (&fabric.metrics, &registry) {
+                let key = breaker_key(&call.target, &address);
+                let state = match registry.state(&key) {
+                    BreakerState::Closed => CircuitState::Closed,
+                    BreakerState::HalfOpen => CircuitState::HalfOpen,
+                    BreakerState::Open => CircuitState::Open,
+                };
+                metrics.set_circuit_state(&key, state.into());
+            }
+            result
+        })
+    }
+}
+
+/// The instance could not serve at all: refused, broken connection, shutting down.
+fn is_unreachable(e: &Error) -> bool {
+    match e.kind() {
+        ErrorKind::Unavailable => !e.message().starts_with("circuit open"),
+        ErrorKind::Interrupted | ErrorKind::ShuttingDown => true,
+        _ => false,
+    }
+}
+
+/// Sends one attempt to its instance over gRPC.
+#[derive(Debug, Clone)]
+struct Transport {
+    peers: Arc<Peers>,
+}
+
+impl Service<Attempt> for Transport {
+    type Response = ServiceResponse;
+    type Error = Error;
+    type Future = BoxFuture<'static, Result<ServiceResponse, Error>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, attempt: Attempt) -> Self::Future {
+        let peers = Arc::clone(&self.peers);
+        Box::pin(async move {
+            let address = attempt.address().to_owned();
+            let request = attempt.call.wire.clone();
+            match peers.service(&address, request, attempt.deadline).await {
+                Ok(response) => Ok(response),
+                // Shutting down: the handler never ran; say so in the retry-safe kind.
+                Err(RemoteError::Callee(e)) if e.kind() == ErrorKind::ShuttingDown => {
+                    Err(Error::new(ErrorKind::Unavailable, e.message().to_owned()))
+                }
+                Err(RemoteError::Callee(e)) => Err(e),
+                Err(RemoteError::Transport { error, .. }) => Err(error),
+            }
+        })
+    }
+}

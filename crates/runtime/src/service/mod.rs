@@ -1,0 +1,121 @@
+//! Service invocation: apps call each other's named methods by app id.
+//!
+//! A host with an app id exposes methods ([`HostBuilder::method`]); any host calls them with
+//! [`HostHandle::invoke`] (payload in, payload out) or [`HostHandle::send`] (a full
+//! [`ServiceCall`]: verb, query, headers, timeout; the full [`ServiceResponse`] back). Apps may
+//! run as many instances: a call names the *app*, never an instance, and the fabric
+//! ([`client`]) resolves the app's instances, picks one round-robin, and applies the host's
+//! resiliency policy, tracing and metrics.
+//!
+//! # Why the response status is data and not always an error
+//!
+//! A service method may answer 404 or 500 on purpose (an HTTP app behind the Dapr sidecar does
+//! all the time), and a pass-through proxy must hand that answer back as it is. So
+//! [`HostHandle::send`] returns every answered call as `Ok(ServiceResponse)`, whatever its
+//! status, while the convenience [`HostHandle::invoke`] turns a non-2xx status into
+//! [`ErrorKind::AppError`] carrying the status and body. Errors of the fabric itself (no
+//! instance, deadline, circuit open, unknown method) are always `Err`.
+//!
+//! [`HostBuilder::method`]: crate::HostBuilder::method
+//! [`HostHandle::invoke`]: crate::HostHandle::invoke
+//! [`HostHandle::send`]: crate::HostHandle::send
+//! [`ErrorKind::AppError`]: crate::ErrorKind::AppError
+
+mod balance;
+pub(crate) mod client;
+mod message;
+pub(crate) mod server;
+
+pub use client::DEFAULT_EJECTION;
+pub use message::{ServiceCall, ServiceRequest, ServiceResponse};
+
+pub(crate) use balance::Balancer;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+
+use crate::error::Error;
+
+/// A service method: takes the request, answers with a response or an error.
+pub(crate) type Handler =
+    Arc<dyn Fn(ServiceRequest) -> BoxFuture<'static, Result<ServiceResponse, Error>> + Send + Sync>;
+
+/// Boxes a typed handler closure.
+pub(crate) fn handler<F, Fut, R>(f: F) -> Handler
+where
+    F: Fn(ServiceRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, Error>> + Send + 'static,
+    R: Into<ServiceResponse>,
+{
+    Arc::new(move |request| f(request).map(|r| r.map(Into::into)).boxed())
+}
+
+/// The methods one host serves.
+#[derive(Default, Clone)]
+pub(crate) struct Methods {
+    by_name: HashMap<String, Handler>,
+    /// Serves every method without its own handler (a pass-through to an app, say).
+    fallback: Option<Handler>,
+}
+
+impl fmt::Debug for Methods {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Methods")
+            .field("methods", &self.names())
+            .field("fallback", &self.fallback.is_some())
+            .finish()
+    }
+}
+
+impl Methods {
+    /// Adds a method; `false` when the name was taken.
+    pub(crate) fn insert(&mut self, name: String, handler: Handler) -> bool {
+        self.by_name.insert(name, handler).is_none()
+    }
+
+    pub(crate) fn set_fallback(&mut self, handler: Handler) {
+        self.fallback = Some(handler);
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Handler> {
+        self.by_name.get(name).or(self.fallback.as_ref())
+    }
+
+    /// The method names, sorted.
+    pub(crate) fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+/// Checks a method name: non-empty, at most 1 KiB, no control characters.
+pub(crate) fn check_method(method: &str) -> Result<(), Error> {
+    if method.is_empty() || method.len() > 1024 || method.chars().any(char::is_control) {
+        return Err(Error::new(
+            crate::ErrorKind::InvalidArgument,
+            format!(
+                "invalid method name {:?}: must be 1 to 1024 bytes without control characters",
+                truncate(method, 64)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}

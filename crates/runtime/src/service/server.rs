@@ -1,0 +1,127 @@
+//! The callee's side of a service call: check it is for this app, find the method, run the
+//! handler within the caller's deadline, catch its panics.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio::time::Instant;
+
+use super::{truncate, ServiceRequest, ServiceResponse};
+use crate::error::{Error, ErrorKind};
+use crate::host::HostHandle;
+use crate::invoke::proto;
+use crate::telemetry::propagation::{TraceContext, TRACEPARENT};
+
+/// Serves one inbound service call; every outcome becomes a reply (never a transport error).
+pub(crate) async fn serve(
+    host: &HostHandle,
+    request: proto::ServiceRequest,
+    timeout: Duration,
+) -> proto::ServiceReply {
+    let result = run(host, request, timeout).await;
+    let result = match result {
+        Ok(r) => proto::service_reply::Result::Response(proto::ServiceResponse {
+            status: u32::from(r.status),
+            headers: r
+                .headers
+                .into_iter()
+                .map(|(name, value)| proto::Header { name, value })
+                .collect(),
+            body: r.body,
+        }),
+        Err(e) => proto::service_reply::Result::Failure(crate::invoke::wire::to_failure(&e, 0)),
+    };
+    proto::ServiceReply {
+        result: Some(result),
+    }
+}
+
+async fn run(
+    host: &HostHandle,
+    request: proto::ServiceRequest,
+    timeout: Duration,
+) -> Result<ServiceResponse, Error> {
+    let deadline = Instant::now() + timeout;
+    let fabric = host.fabric();
+    if request.app_id != fabric.app_id || request.namespace != fabric.namespace {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "this instance serves app `{}` in namespace `{}`, not `{}` in `{}` (stale name \
+                 resolution?)",
+                fabric.app_id,
+                fabric.namespace,
+                truncate(&request.app_id, 128),
+                truncate(&request.namespace, 128)
+            ),
+        ));
+    }
+    if host.is_shutting_down() {
+        return Err(Error::new(
+            ErrorKind::ShuttingDown,
+            format!("app `{}` instance is shutting down", fabric.app_id),
+        ));
+    }
+    let methods = host.methods();
+    let Some(handler) = methods.get(&request.method) else {
+        let names = methods.names();
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "app `{}` has no method `{}` (it serves: {})",
+                fabric.app_id,
+                truncate(&request.method, 128),
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            ),
+        ));
+    };
+    let headers: Vec<(String, String)> = request
+        .headers
+        .into_iter()
+        .map(|h| (h.name, h.value))
+        .collect();
+    let trace_id = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(TRACEPARENT))
+        .and_then(|(_, v)| TraceContext::parse(v).ok())
+        .map(|t| t.trace_id_hex());
+    let span = tracing::info_span!("invoke.serve", app.id = %fabric.app_id,
+        method = %request.method, trace_id = trace_id.as_deref().unwrap_or(""));
+    let method = request.method.clone();
+    let service_request = ServiceRequest {
+        method: request.method,
+        verb: request.verb,
+        query: request.query,
+        headers,
+        body: request.body,
+        caller_app_id: Some(request.caller_app_id).filter(|c| !c.is_empty()),
+        deadline,
+        host: host.clone(),
+    };
+    let body = AssertUnwindSafe(handler(service_request)).catch_unwind();
+    let body = tracing::Instrument::instrument(body, span);
+    match tokio::time::timeout_at(deadline, body).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(panic)) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic payload".to_owned());
+            tracing::error!(method = %method, panic = %what, "service handler panicked");
+            Err(Error::new(
+                ErrorKind::Internal,
+                format!("method `{method}` panicked: {what}"),
+            ))
+        }
+        Err(_) => Err(Error::deadline(format!(
+            "method `{method}` of app `{}` did not answer within the caller's deadline ({timeout:?})",
+            fabric.app_id
+        ))),
+    }
+}
