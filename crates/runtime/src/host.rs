@@ -369,6 +369,10 @@ impl HostBuilder {
                 .or_else(|| self.cluster.as_ref().map(|c| c.namespace.clone()))
                 .unwrap_or_else(|| crate::resolve::DEFAULT_NAMESPACE.to_owned()),
             resolver,
+            actor_policies: settings
+                .resiliency
+                .as_ref()
+                .is_some_and(crate::invoke::policy::has_actor_policies),
             resiliency: Arc::new(settings.resiliency.unwrap_or_default()),
             default_retry: crate::service::client::default_retry(),
             breakers: Default::default(),
@@ -642,7 +646,7 @@ impl CallOptions {
 }
 
 /// One call on its way in, before it has found its actor.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Request {
     pub(crate) method: Cow<'static, str>,
     pub(crate) payload: Bytes,
@@ -992,8 +996,22 @@ impl HostHandle {
         u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Every actor call enters here: routed through placement on a cluster host, else local.
+    /// Every actor call enters here: through the resiliency policy and metrics when the host
+    /// has any for actors (see [`crate::invoke::policy`]), then [`HostHandle::dispatch_actor`].
     pub(crate) async fn invoke_actor(
+        &self,
+        actor_type: &str,
+        id: &str,
+        request: Request,
+    ) -> Result<Bytes, Error> {
+        if self.inner.fabric.actors_policed() {
+            return self.invoke_actor_policed(actor_type, id, request).await;
+        }
+        self.dispatch_actor(actor_type, id, request).await
+    }
+
+    /// Routes an actor call: through placement on a cluster host, else local.
+    pub(crate) async fn dispatch_actor(
         &self,
         actor_type: &str,
         id: &str,

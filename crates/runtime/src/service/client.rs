@@ -68,6 +68,8 @@ pub(crate) struct Fabric {
     pub(crate) balancer: Balancer,
     pub(crate) peers: Arc<Peers>,
     pub(crate) metrics: Option<Arc<Metrics>>,
+    /// The spec has policies that apply to actor calls (targets or defaults).
+    pub(crate) actor_policies: bool,
 }
 
 /// The parts of a call every attempt shares.
@@ -115,6 +117,12 @@ fn attempt_breaker_key(attempt: &Attempt) -> String {
 }
 
 impl Fabric {
+    /// Whether actor calls take the policed path: the spec has policies for actors, or metrics
+    /// are on. Otherwise they take the direct path, which costs nothing extra.
+    pub(crate) fn actors_policed(&self) -> bool {
+        self.actor_policies || self.metrics.is_some()
+    }
+
     fn resolver(&self) -> Result<&Arc<dyn NameResolver>, Error> {
         self.resolver.as_ref().ok_or_else(|| {
             Error::new(
