@@ -4,7 +4,7 @@
 //! [`HostHandle::invoke`] (payload in, payload out) or [`HostHandle::send`] (a full
 //! [`ServiceCall`]: verb, query, headers, timeout; the full [`ServiceResponse`] back). Apps may
 //! run as many instances: a call names the *app*, never an instance, and the fabric
-//! ([`client`]) resolves the app's instances, picks one round-robin, and applies the host's
+//! (`service::client`) resolves the app's instances, picks one round-robin, and applies the host's
 //! resiliency policy, tracing and metrics.
 //!
 //! # Why the response status is data and not always an error
