@@ -1,0 +1,146 @@
+//! Dapr's sidecar HTTP API (v1.0) on `--dapr-http-port`.
+//!
+//! | path | verbs | what |
+//! | --- | --- | --- |
+//! | `/v1.0/invoke/{app-id}/method/{method...}` | any | service invocation |
+//! | any path with a `dapr-app-id` header | any | service invocation, header form |
+//! | `/v1.0/actors/{type}/{id}/method/{method}` | any | actor call |
+//! | `/v1.0/actors/{type}/{id}/state` | PUT, POST | transactional actor state |
+//! | `/v1.0/actors/{type}/{id}/state/{key}` | GET | one actor state key |
+//! | `/v1.0/actors/{type}/{id}/timers/{name}` | PUT, POST, DELETE | actor timers |
+//! | `/v1.0/healthz`, `/v1.0/healthz/outbound`, `/v1.0/metadata` | GET | health and metadata |
+//!
+//! Errors have Dapr's body, `{"errorCode": "...", "message": "..."}`, and status.
+
+// Handlers return an error `Response` early (the axum idiom); it is built once per request.
+#![allow(clippy::result_large_err)]
+
+mod actors;
+mod invoke;
+mod meta;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::Router;
+use tokio::sync::watch;
+use weft_runtime::{Error, ErrorKind, HostHandle};
+
+use crate::actors::TimerRequests;
+use crate::config::Config;
+
+/// Everything the handlers need once the host runs.
+#[derive(Debug)]
+pub(crate) struct Ready {
+    pub(crate) host: HostHandle,
+    pub(crate) config: Config,
+    pub(crate) timers: Arc<TimerRequests>,
+    pub(crate) actor_types: Vec<String>,
+}
+
+/// The handlers' state: the host, once it has started.
+#[derive(Debug, Clone)]
+pub(crate) struct Shared {
+    pub(crate) ready: watch::Receiver<Option<Arc<Ready>>>,
+}
+
+/// How long a request that arrives during start-up waits for the host.
+const STARTUP_WAIT: Duration = Duration::from_secs(30);
+
+impl Shared {
+    /// The running host, waiting for it during start-up.
+    async fn ready(&self) -> Result<Arc<Ready>, Response> {
+        let mut ready = self.ready.clone();
+        let found = tokio::time::timeout(STARTUP_WAIT, async {
+            ready
+                .wait_for(Option::is_some)
+                .await
+                .ok()
+                .and_then(|r| r.clone())
+        })
+        .await;
+        found.ok().flatten().ok_or_else(not_ready)
+    }
+
+    fn is_ready(&self) -> bool {
+        self.ready.borrow().is_some()
+    }
+}
+
+fn not_ready() -> Response {
+    dapr_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ERR_HEALTH_NOT_READY",
+        "weftd is still starting (waiting for the app's configuration or for placement)",
+    )
+}
+
+/// A Dapr error response.
+pub(crate) fn dapr_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "errorCode": code, "message": message.into() });
+    (status, axum::Json(body)).into_response()
+}
+
+/// A body that could not be read (too large, broken), as a Dapr error.
+pub(crate) fn body_error(rejection: &BytesRejection) -> Response {
+    let status = rejection.status();
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "ERR_REQUEST_TOO_LARGE"
+    } else {
+        "ERR_MALFORMED_REQUEST"
+    };
+    dapr_error(status, code, rejection.body_text())
+}
+
+/// A runtime error as a Dapr error with `code` for failures of the call itself.
+pub(crate) fn runtime_error(e: &Error, code: &str) -> Response {
+    let status = match e.kind() {
+        ErrorKind::InvalidArgument => StatusCode::BAD_REQUEST,
+        ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound if e.message().contains("has no method") => StatusCode::NOT_FOUND,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let code = match e.kind() {
+        ErrorKind::InvalidArgument => "ERR_MALFORMED_REQUEST",
+        ErrorKind::PermissionDenied => "ERR_PERMISSION_DENIED",
+        _ => code,
+    };
+    dapr_error(status, code, e.to_string())
+}
+
+/// The router of the Dapr HTTP API.
+pub(crate) fn router(shared: Shared, max_request_bytes: usize) -> Router {
+    Router::new()
+        .route(
+            "/v1.0/invoke/{app_id}/method/{*method}",
+            any(invoke::by_path),
+        )
+        .route(
+            "/v1.0/actors/{actor_type}/{actor_id}/method/{method}",
+            any(actors::invoke),
+        )
+        .route(
+            "/v1.0/actors/{actor_type}/{actor_id}/state",
+            post(actors::state_transaction).put(actors::state_transaction),
+        )
+        .route(
+            "/v1.0/actors/{actor_type}/{actor_id}/state/{key}",
+            get(actors::state_get),
+        )
+        .route(
+            "/v1.0/actors/{actor_type}/{actor_id}/timers/{name}",
+            post(actors::timer_register)
+                .put(actors::timer_register)
+                .delete(actors::timer_unregister),
+        )
+        .route("/v1.0/healthz", get(meta::healthz))
+        .route("/v1.0/healthz/outbound", get(meta::healthz_outbound))
+        .route("/v1.0/metadata", get(meta::metadata))
+        .fallback(invoke::by_header)
+        .layer(axum::extract::DefaultBodyLimit::max(max_request_bytes))
+        .with_state(shared)
+}
