@@ -53,8 +53,11 @@ pub(crate) struct ReentrancyConfig {
     pub(crate) max_stack_depth: Option<usize>,
 }
 
-/// Parses a Go-style duration of the app config (`"1h"`, `"30s"`, `"1h0m0s"`).
+/// Parses a Go-style duration of the app config (`"1h"`, `"30s"`, `"1h0m0s"`, and the SDKs'
+/// `"0h0m0s100ms0μs"`).
 pub(crate) fn go_duration(s: &str) -> Option<Duration> {
+    // Go writes microseconds with the micro sign, Python SDKs with the Greek mu.
+    let s = &s.replace(['µ', 'μ'], "u");
     humantime::parse_duration(s).ok().or_else(|| {
         // humantime wants spaces between units; Go writes them together.
         let mut spaced = String::new();
@@ -258,6 +261,11 @@ mod tests {
         assert_eq!(go_duration("1m30s"), Some(Duration::from_secs(90)));
         assert_eq!(go_duration("0h0m3s0ms"), Some(Duration::from_secs(3)));
         assert_eq!(go_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(
+            go_duration("0h0m0s100ms0μs"),
+            Some(Duration::from_millis(100))
+        );
+        assert_eq!(go_duration("1µs"), Some(Duration::from_micros(1)));
         assert_eq!(go_duration("soon"), None);
     }
 
