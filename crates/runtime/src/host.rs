@@ -25,8 +25,8 @@ use tokio_util::task::TaskTracker;
 use crate::actor::activation::{Activation, ActivationStart};
 use crate::actor::mailbox::{DeactivateReason, Mailbox};
 use crate::actor::{
-    ActorId, ActorKey, ActorRef, ActorRegistration, ActorType, CallChain, CallEnvelope, Caller,
-    Envelope, Slot, TypeEntry, TypedActor,
+    ActorId, ActorKey, ActorRef, ActorRegistration, ActorType, CallChain, CallEnvelope, CallOrigin,
+    Caller, Envelope, Slot, TypeEntry, TypedActor,
 };
 use crate::codec::Codec;
 use crate::config::{HostConfig, Reentrancy};
@@ -34,6 +34,7 @@ use crate::error::{Error, ErrorKind};
 use crate::invoke::proto::invoke_server::InvokeServer;
 use crate::invoke::server::InvokeService;
 use crate::placement::{Cluster, ClusterConfig};
+use crate::reminder::{self, ReminderConfig};
 use crate::state::StateStore;
 
 /// Builds a [`Host`]. Every setting has a default; a state store is required.
@@ -66,6 +67,7 @@ pub struct HostBuilder {
     store: Option<Arc<dyn StateStore>>,
     registrations: Vec<ActorRegistration>,
     cluster: Option<ClusterConfig>,
+    reminders: ReminderConfig,
 }
 
 impl HostBuilder {
@@ -137,6 +139,13 @@ impl HostBuilder {
         self
     }
 
+    /// How this host schedules reminders (poll interval, horizon). Default:
+    /// [`ReminderConfig::default`].
+    pub fn reminders(mut self, reminders: ReminderConfig) -> Self {
+        self.reminders = reminders;
+        self
+    }
+
     /// All settings at once.
     pub fn config(mut self, config: HostConfig) -> Self {
         self.config = config;
@@ -167,6 +176,7 @@ impl HostBuilder {
             self.config.fencing = true;
         }
         self.config.validate()?;
+        self.reminders.validate()?;
         let store = self.store.ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidArgument,
@@ -225,6 +235,7 @@ impl HostBuilder {
             epoch: Instant::now(),
             tracker: TaskTracker::new(),
             shutting_down: AtomicBool::new(false),
+            reminders: reminder::Scheduler::new(self.reminders),
         });
         let handle = HostHandle { inner };
         let scanners = handle
@@ -232,6 +243,7 @@ impl HostBuilder {
             .types
             .values()
             .map(|ty| tokio::spawn(scan_idle(handle.clone(), Arc::clone(ty))))
+            .chain([tokio::spawn(reminder::run(handle.clone()))])
             .collect();
         if let (Some(cluster), Some(config), Some(listener)) = (cluster, self.cluster, listener) {
             let listener = tokio::net::TcpListener::from_std(listener)
@@ -378,6 +390,7 @@ struct HostInner {
     cluster: Option<Arc<Cluster>>,
     /// The runtime the host was started on: activations run there, whoever calls.
     runtime: tokio::runtime::Handle,
+    reminders: reminder::Scheduler,
 }
 
 impl fmt::Debug for HostHandle {
@@ -557,6 +570,10 @@ impl HostHandle {
         self.inner.cluster.clone()
     }
 
+    pub(crate) fn reminders(&self) -> &reminder::Scheduler {
+        &self.inner.reminders
+    }
+
     /// The actor types registered on this host.
     pub fn actor_types(&self) -> Vec<String> {
         let mut types: Vec<String> = self.inner.types.keys().map(|t| t.to_string()).collect();
@@ -688,6 +705,18 @@ impl HostHandle {
         id: &str,
         request: Request,
     ) -> Result<Bytes, Error> {
+        self.invoke_local_as(actor_type, id, request, CallOrigin::Call)
+            .await
+    }
+
+    /// The call path to an actor of this host, for a turn of `origin` (a call, or a reminder).
+    pub(crate) async fn invoke_local_as(
+        &self,
+        actor_type: &str,
+        id: &str,
+        request: Request,
+        origin: CallOrigin,
+    ) -> Result<Bytes, Error> {
         let Request {
             method,
             payload,
@@ -718,6 +747,7 @@ impl HostHandle {
             deadline,
             chain,
             reply: reply_tx,
+            origin,
         };
         let ended = || {
             Error::new(

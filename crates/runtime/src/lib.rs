@@ -44,6 +44,7 @@ pub mod error;
 pub mod host;
 mod invoke;
 mod placement;
+pub mod reminder;
 pub mod resiliency;
 pub mod resolve;
 pub mod state;
@@ -60,6 +61,7 @@ pub use config::{ActorTypeConfig, HostConfig, Reentrancy};
 pub use error::{Error, ErrorKind};
 pub use host::{CallOptions, Host, HostBuilder, HostHandle};
 pub use placement::ClusterConfig;
+pub use reminder::{Reminder, ReminderConfig, ReminderInfo, ReminderOutcome, ReminderStats};
 pub use state::{MemoryStore, RedisStore, SledStore, StateStore};
 
 /// What `#[weft::actor]`-generated code uses. Not a public API: it may change in any release.
