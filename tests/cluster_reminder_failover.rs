@@ -88,7 +88,10 @@ async fn reminders_of_a_killed_owner_fire_on_the_survivor_and_unregister_stops_t
         if all {
             break fired;
         }
-        assert!(Instant::now() < deadline, "not every reminder fired: {fired:?}");
+        assert!(
+            Instant::now() < deadline,
+            "not every reminder fired: {fired:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     // Each reminder fires only on its actor's owner.
@@ -101,8 +104,16 @@ async fn reminders_of_a_killed_owner_fire_on_the_survivor_and_unregister_stops_t
         assert_eq!(on.len(), 1, "{id} fired on {on:?}");
     }
     // Kill the host owning the most reminder actors.
-    let count = |h: &str| ids.iter().filter(|id| owner_of.iter().any(|(o, f)| o == h && f == *id)).count();
-    let victim = if count("host-a") >= count("host-b") { "host-a" } else { "host-b" };
+    let count = |h: &str| {
+        ids.iter()
+            .filter(|id| owner_of.iter().any(|(o, f)| o == h && f == *id))
+            .count()
+    };
+    let victim = if count("host-a") >= count("host-b") {
+        "host-a"
+    } else {
+        "host-b"
+    };
     let victims: Vec<String> = ids
         .iter()
         .filter(|id| owner_of.iter().any(|(o, f)| o == victim && f == *id))

@@ -48,8 +48,15 @@ async fn turns_fail_clearly_during_a_redis_outage_and_resume_without_losing_stat
             matches!(err.kind(), ErrorKind::Store | ErrorKind::Unavailable),
             "{id}: {err}"
         );
-        assert!(err.to_string().contains("Redis"), "{id}: unclear error: {err}");
-        assert!(t.elapsed() < Duration::from_secs(15), "{id}: took {:?}", t.elapsed());
+        assert!(
+            err.to_string().contains("Redis"),
+            "{id}: unclear error: {err}"
+        );
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "{id}: took {:?}",
+            t.elapsed()
+        );
     }
     // The host is still up: its handle answers, unknown types are still refused as such.
     let unknown = h
@@ -77,9 +84,16 @@ async fn turns_fail_clearly_during_a_redis_outage_and_resume_without_losing_stat
             Err(e) => panic!("calls did not recover after Redis restarted: {e}"),
         }
     };
-    assert_eq!(first, 4, "c0 lost an acknowledged increment or kept a failed one");
+    assert_eq!(
+        first, 4,
+        "c0 lost an acknowledged increment or kept a failed one"
+    );
     for i in 1..10 {
-        assert_eq!(h.actor::<Counter>(format!("c{i}")).get().await.unwrap(), 3, "c{i}");
+        assert_eq!(
+            h.actor::<Counter>(format!("c{i}")).get().await.unwrap(),
+            3,
+            "c{i}"
+        );
     }
     assert_eq!(h.actor::<Counter>("fresh").incr().await.unwrap(), 1);
     host.shutdown().await.unwrap();

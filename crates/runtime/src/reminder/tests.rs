@@ -404,3 +404,43 @@ async fn missed_periods_coalesce_into_one_firing_after_a_restart_on_sled() {
     assert!(info.fired >= 2);
     host.shutdown().await.unwrap();
 }
+
+/// Reminder turns count as use: a periodic reminder keeps its actor from going idle, while the
+/// idle timeout deactivates an actor nothing calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminder_turns_reset_the_idle_timer() {
+    let log = Arc::new(Log::default());
+    let host = builder(Arc::new(MemoryStore::new()), &log)
+        .idle_timeout(Duration::from_millis(300))
+        .scan_interval(Duration::from_millis(50))
+        .start()
+        .unwrap();
+    let h = host.handle();
+    h.register_reminder(
+        "alarm",
+        "busy",
+        Reminder::new("keep").period(Duration::from_millis(100)),
+    )
+    .await
+    .unwrap();
+    h.call("alarm", "idle", "n", Bytes::new()).await.unwrap();
+    eventually(Duration::from_secs(5), "busy activated", || {
+        log.count("keep") >= 1
+    })
+    .await;
+    let activations = log.activations.load(Ordering::SeqCst);
+    // Three idle timeouts long.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(
+        h.active_count("alarm"),
+        1,
+        "only the reminded actor stays active"
+    );
+    assert_eq!(
+        log.activations.load(Ordering::SeqCst),
+        activations,
+        "the reminded actor was deactivated between firings"
+    );
+    assert!(log.count("keep") >= 6);
+    host.shutdown().await.unwrap();
+}
