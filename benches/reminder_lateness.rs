@@ -51,8 +51,9 @@ impl Actor for Probe {
     }
 }
 
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+/// The `per_mille`-th value of a sorted, non-empty sample (nearest rank).
+fn percentile(sorted: &[i64], per_mille: usize) -> i64 {
+    let rank = (sorted.len() - 1) * per_mille / 1000;
     sorted[rank.min(sorted.len() - 1)]
 }
 
@@ -103,8 +104,8 @@ async fn run(name: &str, store: Arc<dyn StateStore>) {
     println!(
         "reminder_lateness/{name}: {REMINDERS} reminders (registered in {registered_in:?}, due over \
          {window_ms} ms): lateness p50 {} ms, p99 {} ms, max {} ms; stats {:?}",
-        percentile(&sorted, 0.5),
-        percentile(&sorted, 0.99),
+        percentile(&sorted, 500),
+        percentile(&sorted, 990),
         sorted[sorted.len() - 1],
         h.reminder_stats()
     );
