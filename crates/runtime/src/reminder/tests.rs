@@ -375,24 +375,25 @@ async fn missed_periods_coalesce_into_one_firing_after_a_restart_on_sled() {
         host.shutdown().await.unwrap();
     }
     let before = log.count("tick");
-    // Down for ~6 periods.
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    // Down for 8 periods.
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
     let store = Arc::new(SledStore::open(&path).unwrap());
     let host = builder(store, &log).start().unwrap();
     eventually(Duration::from_secs(5), "fired after restart", || {
         log.count("tick") > before
     })
     .await;
-    // Right after the restart: one coalesced firing, not one per missed period.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(
-        log.count("tick"),
-        before + 1,
-        "missed periods were not coalesced"
+    // Within 300 ms of the first firing after the restart: that one coalesced firing plus at
+    // most the two period boundaries that can fall in the window, not 8 missed periods.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = log.count("tick") - before;
+    assert!(
+        (1..=3).contains(&after),
+        "{after} firings right after the restart: missed periods were not coalesced"
     );
     // And the schedule goes on.
     eventually(Duration::from_secs(5), "next period", || {
-        log.count("tick") >= before + 2
+        log.count("tick") > before + after
     })
     .await;
     let info = host
@@ -401,7 +402,7 @@ async fn missed_periods_coalesce_into_one_firing_after_a_restart_on_sled() {
         .await
         .unwrap()
         .unwrap();
-    assert!(info.fired >= 2);
+    assert!(info.next_due > std::time::SystemTime::now() - Duration::from_millis(200));
     host.shutdown().await.unwrap();
 }
 
@@ -411,7 +412,7 @@ async fn missed_periods_coalesce_into_one_firing_after_a_restart_on_sled() {
 async fn reminder_turns_reset_the_idle_timer() {
     let log = Arc::new(Log::default());
     let host = builder(Arc::new(MemoryStore::new()), &log)
-        .idle_timeout(Duration::from_millis(300))
+        .idle_timeout(Duration::from_millis(600))
         .scan_interval(Duration::from_millis(50))
         .start()
         .unwrap();
@@ -429,8 +430,8 @@ async fn reminder_turns_reset_the_idle_timer() {
     })
     .await;
     let activations = log.activations.load(Ordering::SeqCst);
-    // Three idle timeouts long.
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    // Two and a half idle timeouts long.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert_eq!(
         h.active_count("alarm"),
         1,
@@ -441,6 +442,6 @@ async fn reminder_turns_reset_the_idle_timer() {
         activations,
         "the reminded actor was deactivated between firings"
     );
-    assert!(log.count("keep") >= 6);
+    assert!(log.count("keep") >= 6, "the reminder stopped firing");
     host.shutdown().await.unwrap();
 }
