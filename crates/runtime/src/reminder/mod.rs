@@ -26,7 +26,11 @@
 //!   A host whose write loses finds the period already fired by another host; that rare
 //!   duplicate (two hosts both believing they owned the actor during a table change) is counted
 //!   in [`HostHandle::reminder_stats`](crate::HostHandle::reminder_stats).
-//! - Repetitions and TTL end a reminder; unregistering removes it for every host at once.
+//! - Repetitions and TTL end a reminder (a relative TTL counts from registration, and no firing
+//!   starts at or after the expiry); unregistering removes it for every host at once.
+//! - Due times are wall-clock instants (ms since the Unix epoch) shared through the store, so
+//!   the hosts' clocks must be synchronised (NTP): a host whose clock runs ahead fires early by
+//!   its skew.
 //!
 //! # Cancelling from the callback
 //! A callback can end its reminder by its return value: reply [`ReminderOutcome::Cancel`] (with
@@ -127,7 +131,8 @@ impl Reminder {
         self
     }
 
-    /// The reminder ends this long after registration. Default: never.
+    /// The reminder ends this long after registration: no firing starts at or after that
+    /// instant. Default: never.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(Moment::After(ttl));
         self
