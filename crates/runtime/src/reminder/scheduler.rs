@@ -311,8 +311,9 @@ fn start_firing(host: &HostHandle, key: StateKey, actor_type: ActorType) {
     });
 }
 
-/// Whether a failed reminder turn should be tried again: it may not have run, or it could not
-/// commit, for reasons that pass.
+/// Whether a failed reminder turn should be tried again: it may not have run (the actor was
+/// moving, busy past the deadline, or its host unreachable), or it could not commit, for reasons
+/// that pass. At least once: a turn that did run but reported one of these runs again.
 fn is_transient(e: &Error) -> bool {
     matches!(
         e.kind(),
@@ -322,6 +323,7 @@ fn is_transient(e: &Error) -> bool {
             | ErrorKind::ShuttingDown
             | ErrorKind::Interrupted
             | ErrorKind::Conflict
+            | ErrorKind::DeadlineExceeded
     )
 }
 
