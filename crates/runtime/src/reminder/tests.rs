@@ -445,3 +445,80 @@ async fn reminder_turns_reset_the_idle_timer() {
     assert!(log.count("keep") >= 6, "the reminder stopped firing");
     host.shutdown().await.unwrap();
 }
+
+/// Plays "another host" inside the callback: advances the reminder's record past this period
+/// (as a host that fired the same period would), so this firing's own advance loses its ETag
+/// race and must be counted as a duplicate rather than applied.
+struct Racer;
+
+impl Actor for Racer {
+    async fn handle(&self, ctx: &Context, call: Call) -> Result<Bytes, Error> {
+        let CallOrigin::Reminder(name) = call.origin() else {
+            return Ok(Bytes::new());
+        };
+        let store = ctx.host().store()?;
+        let app = &ctx.host().config().app_id;
+        let key = super::record::record_key(app, "racer", ctx.id().as_str(), name);
+        if let Some(stored) = store.get(&key).await? {
+            let record = super::record::Record::decode(&stored.value)?;
+            if record.fired == 0 {
+                let other = record
+                    .after_firing(super::record::now_ms())
+                    .ok_or_else(|| Error::new(ErrorKind::Internal, "periodic"))?;
+                store
+                    .transact(vec![
+                        crate::state::Operation::Set {
+                            key: key.clone(),
+                            value: other.encode()?,
+                            condition: crate::state::Condition::Matches(stored.etag),
+                        },
+                        crate::state::Operation::IndexAdd {
+                            index: super::record::index_key(app, "racer"),
+                            member: key,
+                            score: other.next_due_ms,
+                        },
+                    ])
+                    .await?;
+            }
+        }
+        Ok(Bytes::new())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_period_fired_twice_is_counted_as_a_duplicate_and_not_applied_twice() {
+    let host = Host::builder()
+        .store(MemoryStore::new())
+        .reminders(fast())
+        .register(ActorRegistration::new("racer", |_id| Racer))
+        .start()
+        .unwrap();
+    let h = host.handle();
+    h.register_reminder(
+        "racer",
+        "r1",
+        Reminder::new("race").period(Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while h.reminder_stats().duplicates == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            h.reminder_stats()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let info = h
+        .get_reminder("racer", "r1", "race")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        info.fired, 1,
+        "the losing host's advance must not be applied on top"
+    );
+    assert_eq!(h.reminder_stats().fired, 1);
+    host.shutdown().await.unwrap();
+}
