@@ -40,6 +40,7 @@
 //! from the callback works as well.
 
 mod api;
+mod fire;
 mod parse;
 mod record;
 mod scheduler;
