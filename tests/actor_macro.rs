@@ -186,6 +186,16 @@ impl StateStore for CountingStore {
         self.inner.transact(ops).await
     }
 
+    async fn scan_index(
+        &self,
+        index: &StateKey,
+        max_score: u64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<weft::state::IndexEntry>, StoreError> {
+        self.inner.scan_index(index, max_score, offset, limit).await
+    }
+
     async fn flush(&self) -> Result<(), StoreError> {
         self.inner.flush().await
     }

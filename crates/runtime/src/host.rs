@@ -26,8 +26,8 @@ use tokio_util::task::TaskTracker;
 use crate::actor::activation::{Activation, ActivationStart};
 use crate::actor::mailbox::{DeactivateReason, Mailbox};
 use crate::actor::{
-    ActorId, ActorKey, ActorRef, ActorRegistration, ActorType, CallChain, CallEnvelope, Caller,
-    Envelope, Slot, TypeEntry, TypedActor,
+    ActorId, ActorKey, ActorRef, ActorRegistration, ActorType, CallChain, CallEnvelope, CallOrigin,
+    Caller, Envelope, Slot, TypeEntry, TypedActor,
 };
 use crate::codec::Codec;
 use crate::config::{HostConfig, Reentrancy};
@@ -36,6 +36,7 @@ use crate::invoke::client::Peers;
 use crate::invoke::proto::invoke_server::InvokeServer;
 use crate::invoke::server::InvokeService;
 use crate::placement::{Cluster, ClusterConfig};
+use crate::reminder::{self, ReminderConfig};
 use crate::resiliency::Resiliency;
 use crate::resolve::NameResolver;
 use crate::service::client::Fabric;
@@ -74,6 +75,7 @@ pub struct HostBuilder {
     registrations: Vec<ActorRegistration>,
     cluster: Option<ClusterConfig>,
     fabric: FabricSettings,
+    reminders: ReminderConfig,
 }
 
 /// The service-invocation settings of a builder.
@@ -155,6 +157,13 @@ impl HostBuilder {
     /// Default: a single host.
     pub fn cluster(mut self, cluster: ClusterConfig) -> Self {
         self.cluster = Some(cluster);
+        self
+    }
+
+    /// How this host schedules reminders (poll interval, horizon). Default:
+    /// [`ReminderConfig::default`].
+    pub fn reminders(mut self, reminders: ReminderConfig) -> Self {
+        self.reminders = reminders;
         self
     }
 
@@ -281,6 +290,7 @@ impl HostBuilder {
             self.config.fencing = true;
         }
         self.config.validate()?;
+        self.reminders.validate()?;
         if let Some(name) = &self.fabric.duplicate_method {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -398,6 +408,7 @@ impl HostBuilder {
             address,
             metrics_addr: None,
             stop_servers: CancellationToken::new(),
+            reminders: reminder::Scheduler::new(self.reminders),
         });
         let mut inner = inner;
         if let Some(((listener, local), metrics)) = metrics {
@@ -415,6 +426,7 @@ impl HostBuilder {
             .types
             .values()
             .map(|ty| tokio::spawn(scan_idle(handle.clone(), Arc::clone(ty))))
+            .chain([tokio::spawn(reminder::run(handle.clone()))])
             .collect();
         if let Some(listener) = listener {
             let listener = tokio::net::TcpListener::from_std(listener)
@@ -590,6 +602,7 @@ struct HostInner {
     metrics_addr: Option<SocketAddr>,
     /// Stops the invoke and metrics servers.
     stop_servers: CancellationToken,
+    reminders: reminder::Scheduler,
 }
 
 impl fmt::Debug for HostHandle {
@@ -767,6 +780,10 @@ impl HostHandle {
 
     pub(crate) fn cluster(&self) -> Option<Arc<Cluster>> {
         self.inner.cluster.clone()
+    }
+
+    pub(crate) fn reminders(&self) -> &reminder::Scheduler {
+        &self.inner.reminders
     }
 
     /// The actor types registered on this host.
@@ -1033,6 +1050,18 @@ impl HostHandle {
         id: &str,
         request: Request,
     ) -> Result<Bytes, Error> {
+        self.invoke_local_as(actor_type, id, request, CallOrigin::Call)
+            .await
+    }
+
+    /// The call path to an actor of this host, for a turn of `origin` (a call, or a reminder).
+    pub(crate) async fn invoke_local_as(
+        &self,
+        actor_type: &str,
+        id: &str,
+        request: Request,
+        origin: CallOrigin,
+    ) -> Result<Bytes, Error> {
         let Request {
             method,
             payload,
@@ -1063,6 +1092,7 @@ impl HostHandle {
             deadline,
             chain,
             reply: reply_tx,
+            origin,
         };
         let ended = || {
             Error::new(

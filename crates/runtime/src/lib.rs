@@ -44,6 +44,7 @@ pub mod error;
 pub mod host;
 mod invoke;
 mod placement;
+pub mod reminder;
 pub mod resiliency;
 pub mod resolve;
 pub mod service;
@@ -61,6 +62,7 @@ pub use config::{ActorTypeConfig, HostConfig, Reentrancy};
 pub use error::{Error, ErrorKind};
 pub use host::{CallOptions, Host, HostBuilder, HostHandle};
 pub use placement::ClusterConfig;
+pub use reminder::{Reminder, ReminderConfig, ReminderInfo, ReminderOutcome, ReminderStats};
 pub use service::{ServiceCall, ServiceRequest, ServiceResponse};
 pub use state::{MemoryStore, RedisStore, SledStore, StateStore};
 

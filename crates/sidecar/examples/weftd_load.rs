@@ -102,7 +102,9 @@ async fn wait_healthy(client: &reqwest::Client, port: u16) {
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let bin = args.next().unwrap_or_else(|| "target/release/weftd".to_owned());
+    let bin = args
+        .next()
+        .unwrap_or_else(|| "target/release/weftd".to_owned());
     let mut rate: u64 = 1000;
     let mut seconds: u64 = 30;
     while let Some(flag) = args.next() {
@@ -157,7 +159,9 @@ async fn main() {
     let cpu_before: Vec<f64> = pids.iter().map(|(_, p)| cpu_seconds(*p)).collect();
     let total = rate * seconds;
     let failed = Arc::new(AtomicU64::new(0));
-    let latencies = Arc::new(Mutex::new(Vec::with_capacity(usize::try_from(total).unwrap_or(0))));
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(
+        usize::try_from(total).unwrap_or(0),
+    )));
     let in_flight = Arc::new(tokio::sync::Semaphore::new(256));
     let started = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(1));

@@ -569,6 +569,7 @@ async fn serve_call<A: Actor>(
         deadline,
         chain,
         reply,
+        origin,
     } = call;
     if reply.is_closed() {
         return; // The caller stopped waiting (its deadline, or cancellation): skip the turn.
@@ -584,7 +585,7 @@ async fn serve_call<A: Actor>(
     let body = execute(
         act,
         &ctx,
-        actor.handle(&ctx, Call::new(method, payload, codec, CallOrigin::Call)),
+        actor.handle(&ctx, Call::new(method, payload, codec, origin)),
     )
     .instrument(span.clone());
     let result = if act.ty.config.reentrancy.enabled {
@@ -634,6 +635,7 @@ async fn nested_turn<A: Actor>(actor: &A, act: &Arc<Activation>, call: CallEnvel
         deadline,
         chain,
         reply,
+        origin,
     } = call;
     if reply.is_closed() {
         return;
@@ -644,7 +646,7 @@ async fn nested_turn<A: Actor>(actor: &A, act: &Arc<Activation>, call: CallEnvel
     let result = execute(
         act,
         &ctx,
-        actor.handle(&ctx, Call::new(method, payload, codec, CallOrigin::Call)),
+        actor.handle(&ctx, Call::new(method, payload, codec, origin)),
     )
     .instrument(span.clone())
     .await;

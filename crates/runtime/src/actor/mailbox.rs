@@ -8,7 +8,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use super::CallChain;
+use super::{CallChain, CallOrigin};
 use crate::codec::Codec;
 use crate::error::Error;
 
@@ -21,6 +21,8 @@ pub(crate) struct CallEnvelope {
     pub(crate) deadline: Instant,
     pub(crate) chain: Option<CallChain>,
     pub(crate) reply: oneshot::Sender<Result<Bytes, Error>>,
+    /// A call, or a reminder firing (which also runs as a call turn).
+    pub(crate) origin: CallOrigin,
 }
 
 /// A timer firing; stale when the timer was replaced or removed since (generation differs).

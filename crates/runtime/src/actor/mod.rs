@@ -49,6 +49,8 @@ pub enum CallOrigin {
     Call,
     /// The firing of the named timer.
     Timer(String),
+    /// The firing of the named reminder (see [`crate::reminder`]).
+    Reminder(String),
 }
 
 /// One incoming call: the method to run and its encoded arguments.

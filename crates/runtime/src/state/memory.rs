@@ -5,7 +5,7 @@
 //! holds, and that reader's conditional write would then succeed against a value it never saw.
 //! One counter shared by every key never hands out a value twice, and it still grows per key.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{
-    check_distinct_keys, Condition, ETag, Operation, StateKey, StateStore, StoreError, Versioned,
+    check_distinct_keys, Condition, ETag, IndexEntry, Operation, StateKey, StateStore, StoreError,
+    Versioned,
 };
 
 /// A [`StateStore`] that keeps everything in process memory; nothing survives a restart.
@@ -46,6 +47,30 @@ struct Inner {
     entries: HashMap<StateKey, Versioned>,
     /// The last ETag handed out by this store, for any key.
     last_etag: Option<ETag>,
+    /// Sorted indexes by name.
+    indexes: HashMap<StateKey, Index>,
+}
+
+/// One sorted index: entries by score, and each member's score.
+#[derive(Default)]
+struct Index {
+    by_score: BTreeSet<(u64, StateKey)>,
+    scores: HashMap<StateKey, u64>,
+}
+
+impl Index {
+    fn add(&mut self, member: StateKey, score: u64) {
+        if let Some(old) = self.scores.insert(member.clone(), score) {
+            self.by_score.remove(&(old, member.clone()));
+        }
+        self.by_score.insert((score, member));
+    }
+
+    fn remove(&mut self, member: &StateKey) {
+        if let Some(old) = self.scores.remove(member) {
+            self.by_score.remove(&(old, member.clone()));
+        }
+    }
 }
 
 impl Inner {
@@ -158,9 +183,49 @@ impl StateStore for MemoryStore {
                     None
                 }
                 Operation::Check { key, .. } => inner.entries.get(&key).map(|v| v.etag),
+                Operation::IndexAdd {
+                    index,
+                    member,
+                    score,
+                } => {
+                    inner.indexes.entry(index).or_default().add(member, score);
+                    None
+                }
+                Operation::IndexRemove { index, member } => {
+                    if let Some(i) = inner.indexes.get_mut(&index) {
+                        i.remove(&member);
+                        if i.scores.is_empty() {
+                            inner.indexes.remove(&index);
+                        }
+                    }
+                    None
+                }
             })
             .collect();
         Ok(etags)
+    }
+
+    async fn scan_index(
+        &self,
+        index: &StateKey,
+        max_score: u64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        let inner = self.lock();
+        let Some(i) = inner.indexes.get(index) else {
+            return Ok(Vec::new());
+        };
+        Ok(i.by_score
+            .iter()
+            .take_while(|(score, _)| *score <= max_score)
+            .skip(offset)
+            .take(limit)
+            .map(|(score, member)| IndexEntry {
+                member: member.clone(),
+                score: *score,
+            })
+            .collect())
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

@@ -125,6 +125,25 @@ pub enum Operation {
         /// What must hold.
         condition: Condition,
     },
+    /// Puts `member` into the sorted index `index` at `score`, replacing its previous score.
+    /// Unconditional. Indexes are how the runtime finds records by a number (reminders by due
+    /// time) without reading every record; see [`StateStore::scan_index`].
+    IndexAdd {
+        /// The index's name. No record key may be an index name.
+        index: StateKey,
+        /// The entry, usually the key of the record it stands for.
+        member: StateKey,
+        /// The entry's position (reminders: due time in ms since the Unix epoch).
+        score: u64,
+    },
+    /// Removes `member` from the sorted index `index`; nothing when it is not there.
+    /// Unconditional.
+    IndexRemove {
+        /// The index's name.
+        index: StateKey,
+        /// The entry to remove.
+        member: StateKey,
+    },
 }
 
 impl Operation {
@@ -134,17 +153,45 @@ impl Operation {
             Operation::Set { key, .. }
             | Operation::Delete { key, .. }
             | Operation::Check { key, .. } => key,
+            Operation::IndexAdd { index, .. } | Operation::IndexRemove { index, .. } => index,
         }
     }
 
-    /// The precondition of this operation.
+    /// The precondition of this operation ([`Condition::Any`] for index operations).
     pub fn condition(&self) -> Condition {
         match self {
             Operation::Set { condition, .. }
             | Operation::Delete { condition, .. }
             | Operation::Check { condition, .. } => *condition,
+            Operation::IndexAdd { .. } | Operation::IndexRemove { .. } => Condition::Any,
         }
     }
+
+    /// Whether this is an operation on a sorted index rather than on a record.
+    pub fn is_index(&self) -> bool {
+        matches!(
+            self,
+            Operation::IndexAdd { .. } | Operation::IndexRemove { .. }
+        )
+    }
+
+    /// The index entry an index operation touches.
+    fn index_entry(&self) -> Option<(&StateKey, &StateKey)> {
+        match self {
+            Operation::IndexAdd { index, member, .. }
+            | Operation::IndexRemove { index, member } => Some((index, member)),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of a sorted index, as [`StateStore::scan_index`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// The entry (usually a record's key).
+    pub member: StateKey,
+    /// Its position.
+    pub score: u64,
 }
 
 /// What went wrong in a state store.
@@ -281,6 +328,23 @@ pub trait StateStore: Send + Sync + fmt::Debug + 'static {
     /// [`StoreErrorKind::Invalid`] when two operations touch the same key; otherwise as `get`.
     async fn transact(&self, ops: Vec<Operation>) -> Result<Vec<Option<ETag>>, StoreError>;
 
+    /// Reads the entries of sorted index `index` whose score is at most `max_score`, lowest score
+    /// first (ties in member order), skipping the first `offset` of them and returning at most
+    /// `limit`. An index that was never written reads as empty.
+    ///
+    /// Indexes change only through [`Operation::IndexAdd`] and [`Operation::IndexRemove`] in
+    /// [`StateStore::transact`], so an entry changes atomically with the record it stands for.
+    ///
+    /// # Errors
+    /// As `get`.
+    async fn scan_index(
+        &self,
+        index: &StateKey,
+        max_score: u64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<IndexEntry>, StoreError>;
+
     /// Makes everything written so far durable (for stores that buffer). Called on host shutdown.
     ///
     /// # Errors
@@ -288,18 +352,30 @@ pub trait StateStore: Send + Sync + fmt::Debug + 'static {
     async fn flush(&self) -> Result<(), StoreError>;
 }
 
-/// Rejects a transaction that touches a key twice; shared by the implementations.
+/// Rejects a transaction that touches a record or an index entry twice, or that uses one key both
+/// as a record and as an index; shared by the implementations.
 pub(crate) fn check_distinct_keys(ops: &[Operation]) -> Result<(), StoreError> {
-    let mut seen = std::collections::HashSet::with_capacity(ops.len());
+    let mut records = std::collections::HashSet::with_capacity(ops.len());
+    let mut entries = std::collections::HashSet::new();
+    let invalid = |key: &StateKey, message: &str| {
+        Err(StoreError::new(StoreErrorKind::Invalid, "transact", message).with_key(key.clone()))
+    };
     for op in ops {
-        if !seen.insert(op.key()) {
-            return Err(StoreError::new(
-                StoreErrorKind::Invalid,
-                "transact",
-                "the transaction has two operations on this key",
-            )
-            .with_key(op.key().clone()));
+        match op.index_entry() {
+            None if !records.insert(op.key()) => {
+                return invalid(op.key(), "the transaction has two operations on this key")
+            }
+            Some(entry) if !entries.insert(entry) => {
+                return invalid(
+                    entry.1,
+                    "the transaction has two operations on this index entry",
+                )
+            }
+            _ => {}
         }
+    }
+    if let Some((index, _)) = entries.iter().find(|(index, _)| records.contains(index)) {
+        return invalid(index, "the key is used both as a record and as an index");
     }
     Ok(())
 }

@@ -26,6 +26,12 @@
 //! page cache, though a read can wait behind a queued transaction, which in turn waits for a
 //! running flush.
 //!
+//! Sorted indexes live in the same tree, under keys that start with byte `0xFF`, which no UTF-8
+//! string (so no [`StateKey`]) contains: an entry key `0xFF 'i' ‖ len(index) ‖ index ‖ score ‖
+//! member` (big-endian numbers, so sled's byte order is score order) for range scans, and a
+//! position key `0xFF 'p' ‖ len(index) ‖ index ‖ member` holding the member's score, so a new
+//! score can replace the old entry inside the same transaction as the record it indexes.
+//!
 //! Cancel safety: dropping a write's future does not stop the write. It may still be applied and
 //! flushed; the caller just does not learn its outcome.
 
@@ -41,7 +47,7 @@ use sled::transaction::{
 use sled::IVec;
 
 use super::{
-    check_distinct_keys, Condition, ETag, Operation, StateKey, StateStore, StoreError,
+    check_distinct_keys, Condition, ETag, IndexEntry, Operation, StateKey, StateStore, StoreError,
     StoreErrorKind, Versioned,
 };
 
@@ -321,6 +327,58 @@ fn remove(
     Ok(())
 }
 
+/// The prefix shared by every key of index `index` of kind `kind` (`b'i'` entries, `b'p'`
+/// positions).
+fn index_prefix(kind: u8, index: &StateKey) -> Vec<u8> {
+    let name = index.as_bytes();
+    let len = u32::try_from(name.len()).unwrap_or(u32::MAX);
+    let mut raw = Vec::with_capacity(6 + name.len() + 8 + 64);
+    raw.extend_from_slice(&[0xFF, kind]);
+    raw.extend_from_slice(&len.to_be_bytes());
+    raw.extend_from_slice(name);
+    raw
+}
+
+fn index_entry_key(index: &StateKey, score: u64, member: &StateKey) -> Vec<u8> {
+    let mut raw = index_prefix(b'i', index);
+    raw.extend_from_slice(&score.to_be_bytes());
+    raw.extend_from_slice(member.as_bytes());
+    raw
+}
+
+fn index_position_key(index: &StateKey, member: &StateKey) -> Vec<u8> {
+    let mut raw = index_prefix(b'p', index);
+    raw.extend_from_slice(member.as_bytes());
+    raw
+}
+
+/// Removes `member`'s entry from `index`, if it has one.
+fn unindex(
+    tx: &TransactionalTree,
+    index: &StateKey,
+    member: &StateKey,
+) -> ConflictableTransactionResult<(), Abort> {
+    let position = index_position_key(index, member);
+    if let Some(old) = tx.remove(position)? {
+        match <[u8; 8]>::try_from(&old[..]) {
+            Ok(score) => {
+                tx.remove(index_entry_key(index, u64::from_be_bytes(score), member))?;
+            }
+            Err(_) => {
+                return abort(
+                    StoreError::new(
+                        StoreErrorKind::Corrupt,
+                        "transact",
+                        "an index position is not an 8-byte score",
+                    )
+                    .with_key(member.clone()),
+                )
+            }
+        }
+    }
+    Ok(())
+}
+
 fn missing_etag(op: &'static str) -> StoreError {
     StoreError::new(
         StoreErrorKind::Backend,
@@ -400,10 +458,63 @@ impl StateStore for SledStore {
                     Operation::Check { key, condition } => {
                         check(tx, "transact", key, *condition).map(|(_, etag)| etag)
                     }
+                    Operation::IndexAdd {
+                        index,
+                        member,
+                        score,
+                    } => {
+                        unindex(tx, index, member)?;
+                        tx.insert(index_position_key(index, member), &score.to_be_bytes()[..])?;
+                        tx.insert(index_entry_key(index, *score, member), &[][..])?;
+                        Ok(None)
+                    }
+                    Operation::IndexRemove { index, member } => {
+                        unindex(tx, index, member).map(|()| None)
+                    }
                 })
                 .collect()
         })
         .await
+    }
+
+    async fn scan_index(
+        &self,
+        index: &StateKey,
+        max_score: u64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        let prefix = index_prefix(b'i', index);
+        let corrupt = || {
+            StoreError::new(
+                StoreErrorKind::Corrupt,
+                "scan_index",
+                "an index entry key does not decode",
+            )
+            .with_key(index.clone())
+        };
+        let mut out = Vec::new();
+        for item in self.db.scan_prefix(&prefix).skip(offset) {
+            if out.len() >= limit {
+                break;
+            }
+            let (raw, _) = item.map_err(|e| backend("scan_index", Some(index), e))?;
+            let rest = raw.get(prefix.len()..).ok_or_else(corrupt)?;
+            let score = rest
+                .get(..8)
+                .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(corrupt)?;
+            if score > max_score {
+                break;
+            }
+            let member = std::str::from_utf8(&rest[8..]).map_err(|_| corrupt())?;
+            out.push(IndexEntry {
+                member: StateKey::raw(member),
+                score,
+            });
+        }
+        Ok(out)
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

@@ -42,7 +42,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, RedisResult, Script, ServerErrorKind, Value};
 
 use super::{
-    check_distinct_keys, Condition, ETag, Operation, StateKey, StateStore, StoreError,
+    check_distinct_keys, Condition, ETag, IndexEntry, Operation, StateKey, StateStore, StoreError,
     StoreErrorKind, Versioned,
 };
 
@@ -189,10 +189,16 @@ impl RedisStore {
             invocation.key(o.key().as_str());
         }
         for o in ops {
+            let entry;
             let (kind, value): (&str, &[u8]) = match o {
                 Operation::Set { value, .. } => ("set", value),
                 Operation::Delete { .. } => ("del", b""),
                 Operation::Check { .. } => ("chk", b""),
+                Operation::IndexAdd { member, score, .. } => {
+                    entry = format!("{score} {member}");
+                    ("zad", entry.as_bytes())
+                }
+                Operation::IndexRemove { member, .. } => ("zrm", member.as_bytes()),
             };
             let condition = match o.condition() {
                 Condition::Any => "*".to_owned(),
@@ -372,9 +378,13 @@ fn decode_script_reply(
                 .map(|(value, o)| {
                     let etag = optional_etag(op, Some(o.key()), value)?;
                     match (o, etag) {
-                        (Operation::Set { .. }, None) | (Operation::Delete { .. }, Some(_)) => {
-                            Err(unexpected("an etag that does not fit its operation"))
-                        }
+                        (Operation::Set { .. }, None)
+                        | (
+                            Operation::Delete { .. }
+                            | Operation::IndexAdd { .. }
+                            | Operation::IndexRemove { .. },
+                            Some(_),
+                        ) => Err(unexpected("an etag that does not fit its operation")),
                         _ => Ok(etag),
                     }
                 })
@@ -416,6 +426,23 @@ fn decode_script_reply(
             String::from_utf8_lossy(other)
         ))),
     }
+}
+
+/// A sorted-set score as Redis replies it (a decimal string, or a double in RESP3), when it is a
+/// whole number that fits a `u64`. Scores are doubles in Redis: exact up to 2^53.
+fn parse_score(value: &Value) -> Option<u64> {
+    let text = match value {
+        Value::BulkString(raw) => std::str::from_utf8(raw).ok()?.to_owned(),
+        Value::Double(d) => format!("{d:.0}"),
+        Value::Int(i) => return u64::try_from(*i).ok(),
+        _ => return None,
+    };
+    text.parse::<u64>().ok().or_else(|| {
+        let d = text.parse::<f64>().ok()?;
+        (d.fract() == 0.0 && (0.0..1.8e19).contains(&d))
+            .then(|| format!("{d:.0}").parse().ok())
+            .flatten()
+    })
 }
 
 /// The `HMGET key v e` command that reads one key.
@@ -540,6 +567,70 @@ impl StateStore for RedisStore {
     async fn transact(&self, ops: Vec<Operation>) -> Result<Vec<Option<ETag>>, StoreError> {
         check_distinct_keys(&ops)?;
         self.run_script("transact", &ops).await
+    }
+
+    async fn scan_index(
+        &self,
+        index: &StateKey,
+        max_score: u64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let op = "scan_index";
+        let mut cmd = redis::cmd("ZRANGEBYSCORE");
+        cmd.arg(index.as_str())
+            .arg("-inf")
+            .arg(max_score)
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(offset)
+            .arg(limit);
+        let reply = self
+            .send(Request::Command(&cmd))
+            .await
+            .map_err(|e| self.failed(op, Some(index), e))?;
+        let items = match reply {
+            Value::Array(items) => items,
+            Value::ServerError(e) if e.code() == "WRONGTYPE" => {
+                return Err(corrupt(op, Some(index), "the key is not a sorted set"))
+            }
+            other => {
+                return Err(corrupt(
+                    op,
+                    Some(index),
+                    format!("expected an array, got {}", shape(&other)),
+                ))
+            }
+        };
+        let mut out = Vec::with_capacity(items.len() / 2);
+        let mut items = items.into_iter();
+        // RESP2 replies alternate member, score; RESP3 ones are [member, score] pairs.
+        while let Some(item) = items.next() {
+            let (member, score) = match item {
+                Value::Array(pair) => {
+                    let mut pair = pair.into_iter();
+                    (pair.next(), pair.next())
+                }
+                member => (Some(member), items.next()),
+            };
+            let member = match member {
+                Some(Value::BulkString(raw)) => String::from_utf8(raw)
+                    .map_err(|_| corrupt(op, Some(index), "an index member is not UTF-8"))?,
+                _ => return Err(corrupt(op, Some(index), "an index entry without a member")),
+            };
+            let score = score
+                .as_ref()
+                .and_then(parse_score)
+                .ok_or_else(|| corrupt(op, Some(index), "an index score is not a whole number"))?;
+            out.push(IndexEntry {
+                member: StateKey::raw(member),
+                score,
+            });
+        }
+        Ok(out)
     }
 
     /// Redis acknowledged every write when it was applied; there is nothing buffered here.

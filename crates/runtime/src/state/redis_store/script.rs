@@ -8,6 +8,10 @@
 /// - `ARGV[3i-1]`: its condition, `*` (any), `-` (absent) or the decimal ETag it must match;
 /// - `ARGV[3i]`: the value of a `set`, empty otherwise.
 ///
+/// Index operations name the sorted set (`ZSET`) of the index as their key, kind `zad` (value:
+/// `"<score> <member>"`, score in decimal) or `zrm` (value: the member), and condition `*`. Their
+/// key must hold a sorted set or nothing; the result is nil.
+///
 /// It first checks every condition, in order, and stops at the first that fails. Under a
 /// condition other than "any", a key that exists but is not a well-formed hash (a foreign writer)
 /// fails too; under "any" it is overwritten (`set`), removed (`del`) or taken as absent (`chk`).
@@ -27,7 +31,19 @@ for i = 1, n do
   local key, cond = KEYS[i + 1], ARGV[3 * i - 1]
   local etag, why = false, nil
   local t = redis.call('TYPE', key)['ok']
-  if t == 'hash' then
+  local kind = ARGV[3 * i - 2]
+  if kind == 'zad' or kind == 'zrm' then
+    if t ~= 'zset' and t ~= 'none' then
+      return {'corrupt', i, 'it holds a ' .. t .. ', not a sorted set'}
+    end
+    if kind == 'zad' and not string.match(ARGV[3 * i], '^%d+ ') then
+      return {'corrupt', i, 'an index entry without a score'}
+    end
+    t = 'index'
+  end
+  if t == 'index' then
+    why = nil
+  elseif t == 'hash' then
     local e = redis.call('HGET', key, 'e')
     if not e then
       why = 'its hash has no etag field'
@@ -75,6 +91,13 @@ for i = 1, n do
     out[i + 1] = fresh[i]
   elseif kind == 'del' then
     redis.call('DEL', key)
+    out[i + 1] = false
+  elseif kind == 'zad' then
+    local score, member = string.match(ARGV[3 * i], '^(%d+) (.*)$')
+    redis.call('ZADD', key, score, member)
+    out[i + 1] = false
+  elseif kind == 'zrm' then
+    redis.call('ZREM', key, ARGV[3 * i])
     out[i + 1] = false
   else
     out[i + 1] = current[i]
