@@ -96,6 +96,15 @@ impl Actor for AppActor {
                     .actor_put(&segments, call.into_payload(), timeout)
                     .await
             }
+            CallOrigin::Reminder(name) => {
+                let name = name.clone();
+                let segments = ["actors", &actor_type, &id, "method", "remind", &name];
+                // Whatever the app answers, the reminder stays (cancelling is by unregistering).
+                self.app
+                    .actor_put(&segments, call.into_payload(), timeout)
+                    .await
+                    .map(|_| Bytes::new())
+            }
             other => {
                 tracing::warn!(actor = %ctx.key(), origin = ?other, "a firing weftd does not forward");
                 Ok(Bytes::new())

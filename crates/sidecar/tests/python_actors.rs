@@ -1,5 +1,5 @@
 //! A Python actor (the SDK's `Actor` class with `DaprActor` on FastAPI) on weftd: state, a
-//! timer, deactivation and reactivation from state, called through `ActorProxy`; and the
+//! timer, a reminder, deactivation and reactivation from state, called through `ActorProxy`; and the
 //! cross-language calls: Python → a Rust `#[actor]`, Rust → the Python actor.
 
 mod support;
@@ -88,6 +88,33 @@ async fn python_actors_keep_state_tick_timers_and_call_rust_actors_and_back() {
     assert_eq!(
         ticks["after_stop"], ticks["later"],
         "the timer stopped: {ticks}"
+    );
+    let reminders = &out["reminders"];
+    assert!(
+        reminders["while_running"].as_i64().unwrap() >= 2,
+        "the reminder fired: {reminders}"
+    );
+    assert_eq!(
+        reminders["after_stop"], reminders["later"],
+        "unregistered: {reminders}"
+    );
+    assert_eq!(
+        reminders["first"], "r1:ping",
+        "the reminder's data reached the app"
+    );
+    assert_eq!(out["bad_period"]["status"], 500, "{}", out["bad_period"]);
+    assert_eq!(
+        out["bad_period"]["body"]["errorCode"],
+        "ERR_ACTOR_REMINDER_CREATE"
+    );
+    assert!(out["bad_period"]["body"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("every tuesday"));
+    assert_eq!(out["bad_json"]["status"], 400, "{}", out["bad_json"]);
+    assert_eq!(
+        out["bad_json"]["body"]["errorCode"],
+        "ERR_MALFORMED_REQUEST"
     );
     assert_eq!(out["rust_incr"], 5, "Python → Rust actor: {out}");
     assert_eq!(

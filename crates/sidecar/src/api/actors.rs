@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use weft_runtime::state::{Condition, Operation, StateKey};
-use weft_runtime::{CallOptions, Codec, Timer};
+use weft_runtime::{CallOptions, Codec, Reminder, Timer};
 
 use super::{body_error, dapr_error, runtime_error, Shared};
 use crate::actors::{TimerOp, APPLY_TIMERS};
@@ -284,4 +284,119 @@ fn poke(host: &weft_runtime::HostHandle, actor_type: String, actor_id: String) {
             tracing::warn!(actor = %format!("{actor_type}/{actor_id}"), error = %e, "applying timer changes failed");
         }
     });
+}
+
+/// A reminder registration (Dapr's shape); `data` is kept as the app sent it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReminderBody {
+    #[serde(default)]
+    due_time: String,
+    #[serde(default)]
+    period: String,
+    #[serde(default)]
+    ttl: String,
+}
+
+pub(super) async fn reminder_register(
+    State(shared): State<Shared>,
+    Path((actor_type, actor_id, name)): Path<(String, String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => return body_error(&rejection),
+    };
+    let ready = match shared.ready().await {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let parsed: ReminderBody = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return dapr_error(
+                StatusCode::BAD_REQUEST,
+                "ERR_MALFORMED_REQUEST",
+                format!("the reminder is not valid JSON: {e}"),
+            )
+        }
+    };
+    // The firing sends the app this registration back (data, dueTime, period), as Dapr does.
+    let reminder = (|| {
+        let mut r = Reminder::new(name).data(body.clone());
+        if !parsed.due_time.is_empty() {
+            r = r.try_due_time(&parsed.due_time)?;
+        }
+        if !parsed.period.is_empty() {
+            r = r.try_period(&parsed.period)?;
+        }
+        if !parsed.ttl.is_empty() {
+            r = r.try_ttl(&parsed.ttl)?;
+        }
+        Ok::<_, weft_runtime::Error>(r)
+    })();
+    let result = match reminder {
+        Ok(r) => {
+            ready
+                .host
+                .register_reminder(&actor_type, &actor_id, r)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => dapr_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ERR_ACTOR_REMINDER_CREATE",
+            e.to_string(),
+        ),
+    }
+}
+
+pub(super) async fn reminder_get(
+    State(shared): State<Shared>,
+    Path((actor_type, actor_id, name)): Path<(String, String, String)>,
+) -> Response {
+    let ready = match shared.ready().await {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    match ready.host.get_reminder(&actor_type, &actor_id, &name).await {
+        Ok(Some(info)) => {
+            let registered: serde_json::Value =
+                serde_json::from_slice(&info.data).unwrap_or(serde_json::Value::Null);
+            let body = serde_json::json!({
+                "dueTime": registered.get("dueTime").cloned().unwrap_or_default(),
+                "period": registered.get("period").cloned().unwrap_or_default(),
+                "data": registered.get("data").cloned().unwrap_or_default(),
+                "ttl": registered.get("ttl").cloned().unwrap_or_default(),
+            });
+            axum::Json(body).into_response()
+        }
+        Ok(None) => dapr_error(
+            StatusCode::NOT_FOUND,
+            "ERR_ACTOR_REMINDER_GET",
+            format!("no reminder {name:?} for {actor_type}/{actor_id}"),
+        ),
+        Err(e) => runtime_error(&e, "ERR_ACTOR_REMINDER_GET"),
+    }
+}
+
+pub(super) async fn reminder_unregister(
+    State(shared): State<Shared>,
+    Path((actor_type, actor_id, name)): Path<(String, String, String)>,
+) -> Response {
+    let ready = match shared.ready().await {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    match ready
+        .host
+        .unregister_reminder(&actor_type, &actor_id, &name)
+        .await
+    {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => runtime_error(&e, "ERR_ACTOR_REMINDER_DELETE"),
+    }
 }

@@ -7,6 +7,7 @@
 //! | `/v1.0/actors/{type}/{id}/method/{method}` | any | actor call |
 //! | `/v1.0/actors/{type}/{id}/state` | PUT, POST | transactional actor state |
 //! | `/v1.0/actors/{type}/{id}/state/{key}` | GET | one actor state key |
+//! | `/v1.0/actors/{type}/{id}/reminders/{name}` | PUT, POST, GET, DELETE | actor reminders |
 //! | `/v1.0/actors/{type}/{id}/timers/{name}` | PUT, POST, DELETE | actor timers |
 //! | `/v1.0/healthz`, `/v1.0/healthz/outbound`, `/v1.0/metadata` | GET | health and metadata |
 //!
@@ -130,6 +131,13 @@ pub(crate) fn router(shared: Shared, max_request_bytes: usize) -> Router {
         .route(
             "/v1.0/actors/{actor_type}/{actor_id}/state/{key}",
             get(actors::state_get),
+        )
+        .route(
+            "/v1.0/actors/{actor_type}/{actor_id}/reminders/{name}",
+            post(actors::reminder_register)
+                .put(actors::reminder_register)
+                .get(actors::reminder_get)
+                .delete(actors::reminder_unregister),
         )
         .route(
             "/v1.0/actors/{actor_type}/{actor_id}/timers/{name}",

@@ -8,7 +8,7 @@ import sys
 from datetime import timedelta
 
 import uvicorn
-from dapr.actor import Actor, ActorId, ActorInterface, ActorProxy, actormethod
+from dapr.actor import Actor, ActorId, ActorInterface, ActorProxy, Remindable, actormethod
 from dapr.actor.runtime.config import ActorRuntimeConfig
 from dapr.actor.runtime.runtime import ActorRuntime
 from dapr.ext.fastapi import DaprActor
@@ -35,13 +35,19 @@ class DemoActorInterface(ActorInterface):
     @actormethod(name='CallRust')
     async def call_rust(self, counter_id: str) -> int: ...
 
+    @actormethod(name='StartReminder')
+    async def start_reminder(self) -> None: ...
+
+    @actormethod(name='StopReminder')
+    async def stop_reminder(self) -> None: ...
+
 
 class CounterInterface(ActorInterface):
     @actormethod(name='incr')
     async def incr(self, by: int) -> int: ...
 
 
-class DemoActor(Actor, DemoActorInterface):
+class DemoActor(Actor, DemoActorInterface, Remindable):
     async def _on_activate(self) -> None:
         ACTIVATIONS[self.id.id] = ACTIVATIONS.get(self.id.id, 0) + 1
 
@@ -55,6 +61,7 @@ class DemoActor(Actor, DemoActorInterface):
             'count': await self._state_manager.get_or_add_state('count', 0),
             'ticks': await self._state_manager.get_or_add_state('ticks', 0),
             'activations': ACTIVATIONS.get(self.id.id, 0),
+            'reminded': await self._state_manager.get_or_add_state('reminded', []),
         }
 
     async def start_timer(self) -> None:
@@ -68,6 +75,18 @@ class DemoActor(Actor, DemoActorInterface):
     async def tick(self, state) -> None:
         ticks = await self._state_manager.get_or_add_state('ticks', 0)
         await self._state_manager.set_state('ticks', ticks + state['step'])
+
+    async def start_reminder(self) -> None:
+        await self.register_reminder(
+            'r1', b'ping', timedelta(milliseconds=100), timedelta(milliseconds=300)
+        )
+
+    async def stop_reminder(self) -> None:
+        await self.unregister_reminder('r1')
+
+    async def receive_reminder(self, name, state, due_time, period, ttl=None) -> None:
+        reminded = await self._state_manager.get_or_add_state('reminded', [])
+        await self._state_manager.set_state('reminded', reminded + [f'{name}:{state.decode()}'])
 
     async def call_rust(self, counter_id: str) -> int:
         proxy = ActorProxy.create('Counter', ActorId(counter_id), CounterInterface)

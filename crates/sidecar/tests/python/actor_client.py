@@ -6,6 +6,9 @@ Usage: python actor_client.py
 
 import asyncio
 import json
+import os
+
+import requests
 
 from dapr.actor import ActorId, ActorInterface, ActorProxy, actormethod
 
@@ -25,6 +28,12 @@ class DemoActorInterface(ActorInterface):
 
     @actormethod(name='CallRust')
     async def call_rust(self, counter_id: str) -> int: ...
+
+    @actormethod(name='StartReminder')
+    async def start_reminder(self) -> None: ...
+
+    @actormethod(name='StopReminder')
+    async def stop_reminder(self) -> None: ...
 
 
 class CounterInterface(ActorInterface):
@@ -48,6 +57,20 @@ async def main():
     await asyncio.sleep(0.8)
     out['ticks'] = {'while_running': ticking, 'after_stop': stopped_at,
                     'later': (await demo.Get())['ticks']}
+    await demo.StartReminder()
+    await asyncio.sleep(1.5)
+    firing = len((await demo.Get())['reminded'])
+    await demo.StopReminder()
+    await asyncio.sleep(0.5)
+    stopped_at = (await demo.Get())['reminded']
+    await asyncio.sleep(0.8)
+    out['reminders'] = {'while_running': firing, 'after_stop': len(stopped_at),
+                        'later': len((await demo.Get())['reminded']), 'first': stopped_at[0]}
+    base = f"http://127.0.0.1:{os.environ['DAPR_HTTP_PORT']}/v1.0/actors/DemoActor/p1/reminders"
+    r = requests.put(f'{base}/bad', json={'dueTime': '1s', 'period': 'every tuesday'}, timeout=10)
+    out['bad_period'] = {'status': r.status_code, 'body': r.json()}
+    r = requests.put(f'{base}/broken', data=b'{not json', timeout=10)
+    out['bad_json'] = {'status': r.status_code, 'body': r.json()}
     counter = ActorProxy.create('Counter', ActorId('c1'), CounterInterface)
     out['rust_incr'] = await counter.incr(5)
     out['python_calls_rust'] = await demo.CallRust('c1')
