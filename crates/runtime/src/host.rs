@@ -26,7 +26,7 @@ use crate::actor::activation::{Activation, ActivationStart};
 use crate::actor::mailbox::{DeactivateReason, Mailbox};
 use crate::actor::{
     ActorId, ActorKey, ActorRef, ActorRegistration, ActorType, CallChain, CallEnvelope, Caller,
-    Envelope, Slot, TypeEntry, TypedActor,
+    Deadline, Envelope, Slot, TypeEntry, TypedActor,
 };
 use crate::codec::Codec;
 use crate::config::{HostConfig, Reentrancy};
@@ -439,7 +439,8 @@ pub(crate) struct Request {
     pub(crate) method: Cow<'static, str>,
     pub(crate) payload: Bytes,
     pub(crate) codec: Codec,
-    pub(crate) deadline: Instant,
+    /// Fixed (an instant) as soon as a timer or another host needs it; see [`Deadline`].
+    pub(crate) deadline: Deadline,
     pub(crate) chain: Option<CallChain>,
     /// How many hosts forwarded this call already (at most one).
     pub(crate) hop_count: u32,
@@ -477,7 +478,7 @@ impl HostHandle {
             method: method.into(),
             payload,
             codec: Codec::Binary,
-            deadline: Instant::now() + self.inner.config.call_timeout,
+            deadline: Deadline::After(self.inner.config.call_timeout),
             chain: None,
             hop_count: 0,
         };
@@ -518,7 +519,7 @@ impl HostHandle {
             method: method.into(),
             payload,
             codec: options.codec,
-            deadline: Instant::now() + timeout,
+            deadline: Deadline::After(timeout),
             chain: None,
             hop_count: 0,
         };
@@ -675,7 +676,12 @@ impl HostHandle {
         match &self.inner.cluster {
             Some(cluster) => {
                 validate_id(id)?;
-                crate::placement::route(self, cluster, actor_type, id, request).await
+                // Boxed: a remote call's future is large, and would otherwise be part of (and
+                // copied with) every local call's future on a single host.
+                Box::pin(crate::placement::route(
+                    self, cluster, actor_type, id, request,
+                ))
+                .await
             }
             None => self.invoke_local(actor_type, id, request).await,
         }
@@ -706,11 +712,6 @@ impl HostHandle {
         validate_id(id)?;
         let reentrant = check_chain(ty, actor_type, id, chain.as_ref())?;
         let (reply_tx, reply_rx) = oneshot::channel();
-        let what = DeadlineText {
-            actor_type,
-            id,
-            method: method.clone(),
-        };
         let envelope = CallEnvelope {
             method,
             payload,
@@ -719,25 +720,42 @@ impl HostHandle {
             chain,
             reply: reply_tx,
         };
-        let ended = || {
-            Error::new(
-                ErrorKind::Internal,
-                format!("the activation of {actor_type}/{id} ended without replying"),
-            )
-        };
         // Fast path: the actor is active and its mailbox has room. Its activation answers by
-        // the deadline (see `activation::Inbox::guard`), so this caller needs no timer.
+        // the deadline (see `activation::Inbox::guard`), so this caller needs no timer, nor
+        // even the deadline as an instant.
         let envelope = if reentrant {
             envelope
         } else {
             match try_send_active(ty, id, envelope)? {
-                None => return reply_rx.await.map_err(|_| ended())?,
+                None => return reply_rx.await.map_err(|_| ended(actor_type, id))?,
                 Some(envelope) => envelope,
             }
         };
+        // Boxed, so the fast path's future stays small (it is copied on every call).
+        Box::pin(self.invoke_queued(ty, actor_type, id, envelope, reentrant, reply_rx)).await
+    }
+
+    /// The slow paths of `invoke_local` (activation, full mailbox, deactivating actor,
+    /// re-entrant call): bounded by the call's deadline with a timer of the caller's own.
+    async fn invoke_queued(
+        &self,
+        ty: &Arc<TypeEntry>,
+        actor_type: &str,
+        id: &str,
+        mut envelope: CallEnvelope,
+        reentrant: bool,
+        reply_rx: oneshot::Receiver<Result<Bytes, Error>>,
+    ) -> Result<Bytes, Error> {
+        let deadline = envelope.deadline.instant();
+        envelope.deadline = Deadline::At(deadline);
+        let what = DeadlineText {
+            actor_type,
+            id,
+            method: envelope.method.clone(),
+        };
         let call = async {
             self.enqueue(ty, id, envelope, reentrant).await?;
-            reply_rx.await.map_err(|_| ended())?
+            reply_rx.await.map_err(|_| ended(actor_type, id))?
         };
         match tokio::time::timeout_at(deadline, call).await {
             Ok(result) => result,
@@ -870,6 +888,13 @@ fn try_send_active(
     }
 }
 
+fn ended(actor_type: &str, id: &str) -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        format!("the activation of {actor_type}/{id} ended without replying"),
+    )
+}
+
 fn into_call(envelope: Envelope) -> Result<CallEnvelope, Error> {
     match envelope {
         Envelope::Call(call) => Ok(call),
@@ -916,7 +941,8 @@ fn check_chain(
 }
 
 fn validate_id(id: &str) -> Result<(), Error> {
-    if id.is_empty() || id.contains("||") {
+    // Most ids have no `|` at all: one byte scan instead of a substring search.
+    if id.is_empty() || (id.as_bytes().contains(&b'|') && id.contains("||")) {
         return Err(Error::new(
             ErrorKind::InvalidArgument,
             format!("actor id {id:?} is invalid: must be non-empty and must not contain `||`"),

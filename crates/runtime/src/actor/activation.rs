@@ -16,17 +16,20 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use bytes::Bytes;
+use futures::future::Either;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, Sleep};
-use tracing::Instrument;
+use tracing::instrument::Instrumented;
+use tracing::{Instrument, Span};
 
 use super::context::{invalid_key, lock, Context};
 use super::mailbox::{DeactivateReason, Mailbox, TimerFire};
 use super::{
-    Actor, ActorId, ActorKey, Call, CallEnvelope, CallOrigin, Envelope, Slot, Timer, TypeEntry,
+    Actor, ActorId, ActorKey, Call, CallEnvelope, CallOrigin, Deadline, Envelope, Slot, Timer,
+    TurnDeadline, TypeEntry,
 };
 use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
@@ -337,9 +340,11 @@ type Reply = oneshot::Sender<Result<Bytes, Error>>;
 
 /// The call whose turn is running. Its caller is answered at the deadline even if the turn is
 /// not done (the turn then finishes, and commits if it succeeds, without a caller).
-struct Running {
+struct Running<'a> {
     reply: Option<Reply>,
-    deadline: Instant,
+    /// The turn's context's deadline: fixed by the inbox if the turn is still pending after its
+    /// first poll, unless the turn's code needed it first.
+    deadline: &'a TurnDeadline,
     method: std::borrow::Cow<'static, str>,
 }
 
@@ -401,12 +406,13 @@ impl Inbox {
         }
     }
 
-    fn push(&mut self, envelope: Envelope) {
-        if let Envelope::Call(call) = &envelope {
-            self.queue_deadline = Some(
-                self.queue_deadline
-                    .map_or(call.deadline, |d| d.min(call.deadline)),
-            );
+    /// Queues an envelope taken out of the mailbox while a turn runs. A call's deadline is
+    /// fixed here (its timeout starts now, if it was not fixed yet), so it is kept while it waits.
+    fn push(&mut self, mut envelope: Envelope) {
+        if let Envelope::Call(call) = &mut envelope {
+            let deadline = call.deadline.instant();
+            call.deadline = Deadline::At(deadline);
+            self.queue_deadline = Some(self.queue_deadline.map_or(deadline, |d| d.min(deadline)));
         }
         self.queue.push_back(envelope);
     }
@@ -418,7 +424,11 @@ impl Inbox {
     /// Runs `work` to completion while keeping deadlines: the running call's caller is answered
     /// when its deadline passes, and calls that arrive meanwhile are queued and failed at theirs.
     /// Work that completes on its first poll costs no timer.
-    async fn guard<F: Future>(&mut self, work: F, mut running: Option<&mut Running>) -> F::Output {
+    async fn guard<F: Future>(
+        &mut self,
+        work: F,
+        mut running: Option<&mut Running<'_>>,
+    ) -> F::Output {
         let mut work = std::pin::pin!(work);
         if let Poll::Ready(out) = futures::poll!(work.as_mut()) {
             return out;
@@ -427,7 +437,7 @@ impl Inbox {
             let running_deadline = running
                 .as_ref()
                 .filter(|r| r.reply.is_some())
-                .map(|r| r.deadline);
+                .map(|r| r.deadline.instant());
             let next = match (running_deadline, self.queue_deadline) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -454,10 +464,10 @@ impl Inbox {
     }
 
     /// Answers every caller whose deadline has passed.
-    fn expire(&mut self, running: Option<&mut Running>) {
+    fn expire(&mut self, running: Option<&mut Running<'_>>) {
         let now = Instant::now();
         if let Some(r) = running {
-            if r.deadline <= now {
+            if r.deadline.instant() <= now {
                 if let Some(reply) = r.reply.take() {
                     let _ = reply.send(Err(Error::deadline(format!(
                         "the turn of {}.{} did not finish before the call's deadline (it goes \
@@ -469,7 +479,8 @@ impl Inbox {
         }
         let mut earliest: Option<Instant> = None;
         self.queue.retain_mut(|envelope| match envelope {
-            Envelope::Call(call) if call.deadline <= now => {
+            // Queued calls had their deadlines fixed by `push`.
+            Envelope::Call(call) if call.deadline.instant_from(now) <= now => {
                 let (tx, _) = oneshot::channel();
                 let reply = std::mem::replace(&mut call.reply, tx);
                 let _ = reply.send(Err(Error::deadline(format!(
@@ -479,7 +490,8 @@ impl Inbox {
                 false
             }
             Envelope::Call(call) => {
-                earliest = Some(earliest.map_or(call.deadline, |d| d.min(call.deadline)));
+                let deadline = call.deadline.instant_from(now);
+                earliest = Some(earliest.map_or(deadline, |d| d.min(deadline)));
                 true
             }
             _ => true,
@@ -540,7 +552,7 @@ async fn activate<A: Actor>(actor: &A, act: &Arc<Activation>) -> Result<(), Erro
     if act.host.config().fencing {
         act.take_epoch().await?;
     }
-    let deadline = Instant::now() + act.host.config().call_timeout;
+    let deadline = Deadline::After(act.host.config().call_timeout);
     let ctx = Context::new(Arc::clone(act), None, deadline);
     let span = tracing::debug_span!("actor.activate", actor.type = %act.key.actor_type, actor.id = %act.key.id);
     execute(
@@ -573,27 +585,26 @@ async fn serve_call<A: Actor>(
     if reply.is_closed() {
         return; // The caller stopped waiting (its deadline, or cancellation): skip the turn.
     }
-    let mut running = Running {
-        reply: Some(reply),
-        deadline,
-        method: method.clone(),
-    };
     let span = tracing::info_span!("actor.turn", actor.type = %act.key.actor_type,
         actor.id = %act.key.id, method = %method, outcome = tracing::field::Empty);
     let ctx = Context::new(Arc::clone(act), chain, deadline);
-    let body = execute(
-        act,
-        &ctx,
-        actor.handle(&ctx, Call::new(method, payload, codec, CallOrigin::Call)),
-    )
-    .instrument(span.clone());
+    let mut running = Running {
+        reply: Some(reply),
+        deadline: ctx.turn_deadline(),
+        method: method.clone(),
+    };
+    let body = in_span(
+        execute(
+            act,
+            &ctx,
+            actor.handle(&ctx, Call::new(method, payload, codec, CallOrigin::Call)),
+        ),
+        &span,
+    );
     let result = if act.ty.config.reentrancy.enabled {
-        inbox
-            .guard(
-                with_nested_turns(body, actor, act, reentrant_rx),
-                Some(&mut running),
-            )
-            .await
+        // Boxed, so this rarer path does not enlarge (and slow down) every turn's future.
+        let body = Box::pin(with_nested_turns(body, actor, act, reentrant_rx));
+        inbox.guard(body, Some(&mut running)).await
     } else {
         inbox.guard(body, Some(&mut running)).await
     };
@@ -641,12 +652,14 @@ async fn nested_turn<A: Actor>(actor: &A, act: &Arc<Activation>, call: CallEnvel
     let span = tracing::info_span!("actor.turn", actor.type = %act.key.actor_type,
         actor.id = %act.key.id, method = %method, reentrant = true, outcome = tracing::field::Empty);
     let ctx = Context::new(Arc::clone(act), chain, deadline);
-    let result = execute(
-        act,
-        &ctx,
-        actor.handle(&ctx, Call::new(method, payload, codec, CallOrigin::Call)),
+    let result = in_span(
+        execute(
+            act,
+            &ctx,
+            actor.handle(&ctx, Call::new(method, payload, codec, CallOrigin::Call)),
+        ),
+        &span,
     )
-    .instrument(span.clone())
     .await;
     span.record("outcome", outcome(&result));
     let _ = reply.send(result);
@@ -661,7 +674,7 @@ async fn serve_timer<A: Actor>(
     let Some((callback, data)) = act.take_timer_fire(fire) else {
         return;
     };
-    let deadline = Instant::now() + act.host.config().call_timeout;
+    let deadline = Deadline::After(act.host.config().call_timeout);
     let span = tracing::info_span!("actor.timer", actor.type = %act.key.actor_type,
         actor.id = %act.key.id, timer = %fire.name, method = %callback, outcome = tracing::field::Empty);
     let ctx = Context::new(Arc::clone(act), None, deadline);
@@ -671,7 +684,7 @@ async fn serve_timer<A: Actor>(
         Codec::Binary,
         CallOrigin::Timer(fire.name.clone()),
     );
-    let body = execute(act, &ctx, actor.handle(&ctx, call)).instrument(span.clone());
+    let body = in_span(execute(act, &ctx, actor.handle(&ctx, call)), &span);
     let result = inbox.guard(body, None).await;
     span.record("outcome", outcome(&result));
     if let Err(e) = result {
@@ -687,7 +700,10 @@ async fn execute(
 ) -> Result<Bytes, Error> {
     match AssertUnwindSafe(body).catch_unwind().await {
         Ok(Ok(value)) => {
-            act.commit(ctx).await?;
+            if ctx.has_pending() {
+                // Boxed: the commit's future is large, and this future is moved on every turn.
+                Box::pin(act.commit(ctx)).await?;
+            }
             Ok(value)
         }
         // Pending changes die with the context: nothing is committed.
@@ -709,6 +725,16 @@ async fn execute(
                 ),
             ))
         }
+    }
+}
+
+/// `work` inside `span`, or bare when no subscriber wants the span: `Instrumented` costs a
+/// turn even around a disabled span (its enter and exit on every poll, one more future layer).
+fn in_span<F: Future>(work: F, span: &Span) -> Either<F, Instrumented<F>> {
+    if span.is_disabled() {
+        Either::Left(work)
+    } else {
+        Either::Right(work.instrument(span.clone()))
     }
 }
 
@@ -745,7 +771,7 @@ async fn deactivate<A: Actor>(
     }
     // A fenced activation is not the owner any more: its last turn could not commit anyway.
     if reason != DeactivateReason::Fenced {
-        let deadline = Instant::now() + act.host.config().call_timeout;
+        let deadline = Deadline::After(act.host.config().call_timeout);
         let ctx = Context::new(Arc::clone(act), None, deadline);
         let span = tracing::debug_span!("actor.deactivate", actor.type = %act.key.actor_type,
             actor.id = %act.key.id, reason = ?reason);

@@ -16,6 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
+use crate::actor::Deadline;
 use crate::error::{Error, ErrorKind};
 use crate::host::{HostHandle, Request};
 use crate::invoke::client::{Peers, RemoteError};
@@ -124,9 +125,11 @@ pub(crate) async fn route(
     cluster: &Cluster,
     actor_type: &str,
     id: &str,
-    request: Request,
+    mut request: Request,
 ) -> Result<Bytes, Error> {
-    let deadline = request.deadline;
+    // Every path below may wait (or go to another host): the deadline is an instant from here.
+    let deadline = request.deadline.instant();
+    request.deadline = Deadline::At(deadline);
     let mut changes = cluster.tables.subscribe();
     loop {
         changes.borrow_and_update();
