@@ -9,12 +9,16 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{self, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use dashmap::mapref::entry::Entry;
+use futures::future::BoxFuture;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -446,6 +450,37 @@ pub(crate) struct Request {
     pub(crate) hop_count: u32,
 }
 
+/// The reply to a call that [`HostHandle::send`] sent (or is sending).
+pub(crate) enum Reply<'a> {
+    /// The call is in the active actor's mailbox; its activation answers on `reply`, by the
+    /// call's deadline.
+    Mailbox {
+        reply: oneshot::Receiver<Result<Bytes, Error>>,
+        actor_type: &'a str,
+        id: &'a str,
+    },
+    /// A slow path (activation, a full mailbox, placement, another host) that sends the call
+    /// and waits for its reply, within the call's deadline.
+    Waiting(BoxFuture<'a, Result<Bytes, Error>>),
+}
+
+impl Future for Reply<'_> {
+    type Output = Result<Bytes, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Reply::Mailbox {
+                reply,
+                actor_type,
+                id,
+            } => Pin::new(reply)
+                .poll(cx)
+                .map(|reply| reply.unwrap_or_else(|_| Err(ended(actor_type, id)))),
+            Reply::Waiting(waiting) => waiting.as_mut().poll(cx),
+        }
+    }
+}
+
 /// What to do after one look at an actor's slot.
 enum Step {
     Sent,
@@ -482,7 +517,8 @@ impl HostHandle {
             chain: None,
             hop_count: 0,
         };
-        self.invoke(actor_type, id, request).await
+        // Not `invoke`: this future then holds the small `Reply`, not the request as well.
+        self.send(actor_type, id, request)?.await
     }
 
     /// As [`HostHandle::call`], with this call's own timeout.
@@ -523,7 +559,7 @@ impl HostHandle {
             chain: None,
             hop_count: 0,
         };
-        self.invoke(actor_type, id, request).await
+        self.send(actor_type, id, request)?.await
     }
 
     /// A typed proxy for actor `id` of the `#[weft::actor]` type `A`.
@@ -673,27 +709,35 @@ impl HostHandle {
         id: &str,
         request: Request,
     ) -> Result<Bytes, Error> {
+        self.send(actor_type, id, request)?.await
+    }
+
+    /// Sends a call and gives back the future of its reply. Callers run it inside their own
+    /// future (calls stay lazy), which then holds only the small [`Reply`], not the request.
+    pub(crate) fn send<'a>(
+        &'a self,
+        actor_type: &'a str,
+        id: &'a str,
+        request: Request,
+    ) -> Result<Reply<'a>, Error> {
         match &self.inner.cluster {
-            Some(cluster) => {
+            // Boxed: a remote call's future is large.
+            Some(cluster) => Ok(Reply::Waiting(Box::pin(async move {
                 validate_id(id)?;
-                // Boxed: a remote call's future is large, and would otherwise be part of (and
-                // copied with) every local call's future on a single host.
-                Box::pin(crate::placement::route(
-                    self, cluster, actor_type, id, request,
-                ))
-                .await
-            }
-            None => self.invoke_local(actor_type, id, request).await,
+                crate::placement::route(self, cluster, actor_type, id, request).await
+            }))),
+            None => self.send_local(actor_type, id, request),
         }
     }
 
-    /// The call path to an actor of this host.
-    pub(crate) async fn invoke_local(
-        &self,
-        actor_type: &str,
-        id: &str,
+    /// Sends a call to an actor of this host: checks it, then puts it into the actor's mailbox
+    /// on the fast path, or hands back the slow path as the reply's future.
+    pub(crate) fn send_local<'a>(
+        &'a self,
+        actor_type: &'a str,
+        id: &'a str,
         request: Request,
-    ) -> Result<Bytes, Error> {
+    ) -> Result<Reply<'a>, Error> {
         let Request {
             method,
             payload,
@@ -710,7 +754,10 @@ impl HostHandle {
             return Err(unknown_type(actor_type, inner.types.keys()));
         };
         validate_id(id)?;
-        let reentrant = check_chain(ty, actor_type, id, chain.as_ref())?;
+        let reentrant = match &chain {
+            None => false,
+            Some(chain) => check_chain(ty, actor_type, id, chain)?,
+        };
         let (reply_tx, reply_rx) = oneshot::channel();
         let envelope = CallEnvelope {
             method,
@@ -727,15 +774,22 @@ impl HostHandle {
             envelope
         } else {
             match try_send_active(ty, id, envelope)? {
-                None => return reply_rx.await.map_err(|_| ended(actor_type, id))?,
+                None => {
+                    return Ok(Reply::Mailbox {
+                        reply: reply_rx,
+                        actor_type,
+                        id,
+                    })
+                }
                 Some(envelope) => envelope,
             }
         };
-        // Boxed, so the fast path's future stays small (it is copied on every call).
-        Box::pin(self.invoke_queued(ty, actor_type, id, envelope, reentrant, reply_rx)).await
+        Ok(Reply::Waiting(Box::pin(self.invoke_queued(
+            ty, actor_type, id, envelope, reentrant, reply_rx,
+        ))))
     }
 
-    /// The slow paths of `invoke_local` (activation, full mailbox, deactivating actor,
+    /// The slow paths of `send_local` (activation, full mailbox, deactivating actor,
     /// re-entrant call): bounded by the call's deadline with a timer of the caller's own.
     async fn invoke_queued(
         &self,
@@ -905,14 +959,13 @@ fn into_call(envelope: Envelope) -> Result<CallEnvelope, Error> {
     }
 }
 
-/// Decides whether a call with `chain` may go to `actor_type`/`id`, and whether it re-enters.
+/// Decides whether a call made within `chain` may go to `actor_type`/`id`, and whether it re-enters.
 fn check_chain(
     ty: &TypeEntry,
     actor_type: &str,
     id: &str,
-    chain: Option<&CallChain>,
+    chain: &CallChain,
 ) -> Result<bool, Error> {
-    let Some(chain) = chain else { return Ok(false) };
     let limits = ty.config.reentrancy;
     if chain.depth() >= limits.max_stack_depth {
         return Err(Error::new(

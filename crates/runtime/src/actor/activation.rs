@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
@@ -424,12 +424,14 @@ impl Inbox {
     /// Runs `work` to completion while keeping deadlines: the running call's caller is answered
     /// when its deadline passes, and calls that arrive meanwhile are queued and failed at theirs.
     /// Work that completes on its first poll costs no timer.
+    ///
+    /// `work` is pinned by the caller: moved into this future it would be copied once more on
+    /// every turn.
     async fn guard<F: Future>(
         &mut self,
-        work: F,
+        mut work: Pin<&mut F>,
         mut running: Option<&mut Running<'_>>,
     ) -> F::Output {
-        let mut work = std::pin::pin!(work);
         if let Poll::Ready(out) = futures::poll!(work.as_mut()) {
             return out;
         }
@@ -510,7 +512,7 @@ pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
     } = start;
     let mut inbox = Inbox::new(act.key.clone(), act.ty.config.reentrancy.enabled, rx);
     let mut actor = Arc::new(factory(&act.key.id));
-    if let Err(e) = inbox.guard(activate(&*actor, &act), None).await {
+    if let Err(e) = inbox.guard(pin!(activate(&*actor, &act)), None).await {
         fail_activation(&act, inbox, reentrant_rx, e).await;
         return;
     }
@@ -538,7 +540,7 @@ pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
             // the committed state, as a new activation would.
             act.cancel_timers();
             actor = Arc::new(factory(&act.key.id));
-            if let Err(e) = inbox.guard(activate(&*actor, &act), None).await {
+            if let Err(e) = inbox.guard(pin!(activate(&*actor, &act)), None).await {
                 tracing::warn!(actor = %act.key, error = %e, "re-activation after a failed turn failed");
                 fail_activation(&act, inbox, reentrant_rx, e).await;
                 return;
@@ -593,20 +595,20 @@ async fn serve_call<A: Actor>(
         deadline: ctx.turn_deadline(),
         method: method.clone(),
     };
-    let body = in_span(
+    let mut body = pin!(in_span(
         execute(
             act,
             &ctx,
             actor.handle(&ctx, Call::new(method, payload, codec, CallOrigin::Call)),
         ),
         &span,
-    );
+    ));
     let result = if act.ty.config.reentrancy.enabled {
         // Boxed, so this rarer path does not enlarge (and slow down) every turn's future.
-        let body = Box::pin(with_nested_turns(body, actor, act, reentrant_rx));
-        inbox.guard(body, Some(&mut running)).await
+        let mut body = Box::pin(with_nested_turns(body, actor, act, reentrant_rx));
+        inbox.guard(body.as_mut(), Some(&mut running)).await
     } else {
-        inbox.guard(body, Some(&mut running)).await
+        inbox.guard(body.as_mut(), Some(&mut running)).await
     };
     span.record("outcome", outcome(&result));
     if let Some(reply) = running.reply.take() {
@@ -622,7 +624,7 @@ async fn with_nested_turns<A: Actor, T>(
     act: &Arc<Activation>,
     reentrant_rx: &mut mpsc::UnboundedReceiver<CallEnvelope>,
 ) -> T {
-    let mut outer = std::pin::pin!(outer);
+    futures::pin_mut!(outer);
     let mut nested = FuturesUnordered::new();
     let out = loop {
         tokio::select! {
@@ -684,7 +686,7 @@ async fn serve_timer<A: Actor>(
         Codec::Binary,
         CallOrigin::Timer(fire.name.clone()),
     );
-    let body = in_span(execute(act, &ctx, actor.handle(&ctx, call)), &span);
+    let body = pin!(in_span(execute(act, &ctx, actor.handle(&ctx, call)), &span));
     let result = inbox.guard(body, None).await;
     span.record("outcome", outcome(&result));
     if let Err(e) = result {
@@ -775,12 +777,12 @@ async fn deactivate<A: Actor>(
         let ctx = Context::new(Arc::clone(act), None, deadline);
         let span = tracing::debug_span!("actor.deactivate", actor.type = %act.key.actor_type,
             actor.id = %act.key.id, reason = ?reason);
-        let body = execute(
+        let body = pin!(execute(
             act,
             &ctx,
             actor.on_deactivate(&ctx).map(|r| r.map(|()| Bytes::new())),
         )
-        .instrument(span);
+        .instrument(span));
         if let Err(e) = inbox.guard(body, None).await {
             tracing::warn!(actor = %act.key, error = %e, "on_deactivate failed; deactivating anyway");
         }

@@ -115,7 +115,7 @@ impl Context {
         payload: Bytes,
     ) -> Result<Bytes, Error> {
         let request = self.caller().request(method.into(), payload, Codec::Binary);
-        self.activation.host.invoke(actor_type, id, request).await
+        self.activation.host.send(actor_type, id, request)?.await
     }
 
     /// The caller for calls made as part of this turn: they carry this turn's call chain and

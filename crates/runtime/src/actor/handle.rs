@@ -130,7 +130,7 @@ impl<A: TypedActor> ActorRef<A> {
         let request = self.caller.request(method.into(), payload, codec);
         self.caller
             .host
-            .invoke(A::ACTOR_TYPE, self.id.as_str(), request)
+            .send(A::ACTOR_TYPE, self.id.as_str(), request)?
             .await
     }
 

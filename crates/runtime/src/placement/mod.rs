@@ -135,7 +135,7 @@ pub(crate) async fn route(
         changes.borrow_and_update();
         let waiting_for = match cluster.tables.lookup(actor_type, id) {
             Lookup::Owner { host_id, .. } if host_id == cluster.host_id => {
-                return host.invoke_local(actor_type, id, request).await;
+                return host.send_local(actor_type, id, request)?.await;
             }
             Lookup::Owner { .. } if request.hop_count >= 1 => {
                 // Forward once: the caller re-routes with its own (then newer) table.
