@@ -381,29 +381,34 @@ impl Inbox {
 
     /// The next envelope: re-entrant calls first, then what was queued, then the mailbox. `None`
     /// once the mailbox is closed and empty.
-    async fn next(
+    ///
+    /// A poll function rather than an `async fn`: the activation waits here between any two
+    /// calls, and one future layer fewer is measurable per call.
+    fn next<'a>(
+        &'a mut self,
+        reentrant_rx: &'a mut mpsc::UnboundedReceiver<CallEnvelope>,
+    ) -> impl Future<Output = Option<Envelope>> + 'a {
+        std::future::poll_fn(move |cx| self.poll_next(cx, reentrant_rx))
+    }
+
+    fn poll_next(
         &mut self,
+        cx: &mut std::task::Context<'_>,
         reentrant_rx: &mut mpsc::UnboundedReceiver<CallEnvelope>,
-    ) -> Option<Envelope> {
+    ) -> Poll<Option<Envelope>> {
         if self.reentrant {
-            if let Ok(call) = reentrant_rx.try_recv() {
-                return Some(Envelope::Call(call));
+            // A closed re-entrant channel (deactivation) just has nothing more to give.
+            if let Poll::Ready(Some(call)) = reentrant_rx.poll_recv(cx) {
+                return Poll::Ready(Some(Envelope::Call(call)));
             }
         }
         if let Some(envelope) = self.queue.pop_front() {
             if self.queue.is_empty() {
                 self.queue_deadline = None;
             }
-            return Some(envelope);
+            return Poll::Ready(Some(envelope));
         }
-        if !self.reentrant {
-            return self.rx.recv().await;
-        }
-        tokio::select! {
-            biased;
-            Some(call) = reentrant_rx.recv() => Some(Envelope::Call(call)),
-            m = self.rx.recv() => m,
-        }
+        self.rx.poll_recv(cx)
     }
 
     /// Queues an envelope taken out of the mailbox while a turn runs. A call's deadline is
