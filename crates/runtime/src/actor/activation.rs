@@ -428,45 +428,19 @@ impl Inbox {
 
     /// Runs `work` to completion while keeping deadlines: the running call's caller is answered
     /// when its deadline passes, and calls that arrive meanwhile are queued and failed at theirs.
-    /// Work that completes on its first poll costs no timer.
+    /// Work that completes on its first poll costs no timer and no clock read.
     ///
     /// `work` is pinned by the caller: moved into this future it would be copied once more on
     /// every turn.
-    async fn guard<F: Future>(
-        &mut self,
-        mut work: Pin<&mut F>,
-        mut running: Option<&mut Running<'_>>,
-    ) -> F::Output {
-        if let Poll::Ready(out) = futures::poll!(work.as_mut()) {
-            return out;
-        }
-        loop {
-            let running_deadline = running
-                .as_ref()
-                .filter(|r| r.reply.is_some())
-                .map(|r| r.deadline.instant());
-            let next = match (running_deadline, self.queue_deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            if let Some(deadline) = next {
-                if self.armed != Some(deadline) {
-                    self.sleep.as_mut().reset(deadline);
-                    self.armed = Some(deadline);
-                }
-            }
-            tokio::select! {
-                biased;
-                out = work.as_mut() => return out,
-                m = self.rx.recv(), if self.rx_open => match m {
-                    Some(envelope) => self.push(envelope),
-                    None => self.rx_open = false,
-                },
-                () = self.sleep.as_mut(), if next.is_some() => {
-                    self.armed = None;
-                    self.expire(running.as_deref_mut());
-                }
-            }
+    fn guard<'a, 'r, F: Future>(
+        &'a mut self,
+        work: Pin<&'a mut F>,
+        running: Option<&'a mut Running<'r>>,
+    ) -> Guard<'a, 'r, F> {
+        Guard {
+            inbox: self,
+            work,
+            running,
         }
     }
 
@@ -507,6 +481,66 @@ impl Inbox {
     }
 }
 
+/// The future of [`Inbox::guard`]. Hand-written rather than an `async fn` with `select!`: it
+/// sits between the mailbox and every turn, and each future layer there costs every call.
+struct Guard<'a, 'r, F> {
+    inbox: &'a mut Inbox,
+    work: Pin<&'a mut F>,
+    running: Option<&'a mut Running<'r>>,
+}
+
+impl<F: Future> Future for Guard<'_, '_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        // Every field is a reference: `Guard` is `Unpin`.
+        let this = self.get_mut();
+        let inbox = &mut *this.inbox;
+        loop {
+            // The work first, and again after anything below happened (`select!`'s `biased`).
+            if let Poll::Ready(out) = this.work.as_mut().poll(cx) {
+                return Poll::Ready(out);
+            }
+            // Pending: fix and arm the earliest deadline among the running call (its lazy
+            // deadline counts from now) and the queued ones.
+            let running_deadline = this
+                .running
+                .as_ref()
+                .filter(|r| r.reply.is_some())
+                .map(|r| r.deadline.instant());
+            let next = match (running_deadline, inbox.queue_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(deadline) = next {
+                if inbox.armed != Some(deadline) {
+                    inbox.sleep.as_mut().reset(deadline);
+                    inbox.armed = Some(deadline);
+                }
+            }
+            if inbox.rx_open {
+                match inbox.rx.poll_recv(cx) {
+                    Poll::Ready(Some(envelope)) => {
+                        inbox.push(envelope);
+                        continue;
+                    }
+                    Poll::Ready(None) => {
+                        inbox.rx_open = false;
+                        continue;
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if next.is_some() && inbox.sleep.as_mut().poll(cx).is_ready() {
+                inbox.armed = None;
+                inbox.expire(this.running.as_deref_mut());
+                continue;
+            }
+            return Poll::Pending;
+        }
+    }
+}
+
 /// The activation task.
 pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
     let ActivationStart {
@@ -540,7 +574,9 @@ pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
         if act.fenced.load(Ordering::Acquire) {
             break DeactivateReason::Fenced;
         }
-        if act.needs_reset.swap(false, Ordering::AcqRel) {
+        // A plain load first: the swap is a locked instruction, and a reset is rare.
+        if act.needs_reset.load(Ordering::Acquire) && act.needs_reset.swap(false, Ordering::AcqRel)
+        {
             // The instance may hold changes that were never committed: start it afresh from
             // the committed state, as a new activation would.
             act.cancel_timers();
