@@ -163,6 +163,21 @@ async fn deadlines_of_calls_to_an_active_actor_count_from_the_call() {
 }
 
 #[tokio::test]
+async fn a_timeout_too_large_for_the_clock_means_no_deadline() {
+    let stats = Stats::new(1);
+    let host = host(&stats);
+    let h = host.handle();
+    // Slow path (activation), then fast path (active), then a turn pending past its first poll:
+    // each fixes the deadline somewhere else, and none may overflow the clock.
+    for method in ["get", "get", "sleep_ms"] {
+        h.call_with_timeout("probe", "big", method, enc(1), Duration::MAX)
+            .await
+            .unwrap();
+    }
+    host.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn building_a_host_without_a_store_says_how_to_fix_it() {
     let err = Host::builder().start().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);

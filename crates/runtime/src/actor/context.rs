@@ -81,6 +81,10 @@ impl Context {
     }
 
     /// When the call that started this turn stops waiting for it.
+    ///
+    /// A call made outside any turn carries only its timeout until an instant is needed; its
+    /// timeout then counts from the turn's start at the latest (from the first of: this method,
+    /// the turn still running after its first poll, the call waiting in the actor's queue).
     pub fn deadline(&self) -> Instant {
         self.deadline.instant()
     }

@@ -30,7 +30,7 @@ impl Deadline {
     pub(crate) fn instant(self) -> Instant {
         match self {
             Self::At(at) => at,
-            Self::After(timeout) => Instant::now() + timeout,
+            Self::After(timeout) => after(Instant::now(), timeout),
         }
     }
 
@@ -38,10 +38,20 @@ impl Deadline {
     pub(crate) fn instant_from(self, now: Instant) -> Instant {
         match self {
             Self::At(at) => at,
-            Self::After(timeout) => now + timeout,
+            Self::After(timeout) => after(now, timeout),
         }
     }
 }
+
+/// `now + timeout`, saturating: a timeout too large for an `Instant` (`Duration::MAX`) means no
+/// deadline in practice. It must not panic: a lazy deadline is fixed inside the activation's
+/// task, where a panic would end the actor for every caller.
+fn after(now: Instant, timeout: Duration) -> Instant {
+    now.checked_add(timeout).unwrap_or_else(|| now + FAR_FUTURE)
+}
+
+/// About 30 years: what tokio itself uses for "never".
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// A turn's deadline: fixed once, the first time the turn's code or its inbox needs it.
 #[derive(Debug)]
@@ -89,5 +99,17 @@ mod tests {
             Deadline::After(Duration::from_secs(1)).instant_from(now),
             now + Duration::from_secs(1)
         );
+    }
+
+    #[test]
+    fn a_timeout_too_large_for_an_instant_saturates_instead_of_panicking() {
+        let now = Instant::now();
+        let far = Deadline::After(Duration::MAX).instant_from(now);
+        assert!(
+            far >= now + Duration::from_secs(86_400 * 365),
+            "{:?}",
+            far - now
+        );
+        let _ = TurnDeadline::new(Deadline::After(Duration::MAX)).instant();
     }
 }
