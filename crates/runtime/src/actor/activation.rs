@@ -555,6 +555,8 @@ pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
         fail_activation(&act, inbox, reentrant_rx, e).await;
         return;
     }
+    // Every call turn's context: reset, not made anew, per call.
+    let mut turn_ctx = turn_context(&act);
     let reason = loop {
         let Some(envelope) = inbox.next(&mut reentrant_rx).await else {
             // Unreachable while our slot holds a sender; treat as a shutdown.
@@ -562,7 +564,15 @@ pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
         };
         match envelope {
             Envelope::Call(call) => {
-                serve_call(&*actor, &act, call, &mut inbox, &mut reentrant_rx).await;
+                serve_call(
+                    &*actor,
+                    &act,
+                    call,
+                    &mut turn_ctx,
+                    &mut inbox,
+                    &mut reentrant_rx,
+                )
+                .await;
                 act.mailbox.touch();
             }
             Envelope::Timer(fire) => serve_timer(&*actor, &act, &fire, &mut inbox).await,
@@ -608,12 +618,14 @@ async fn activate<A: Actor>(actor: &A, act: &Arc<Activation>) -> Result<(), Erro
     .map(drop)
 }
 
-/// Runs one call turn, answering its caller by the deadline; with reentrancy on, also serves
-/// calls of the same chain that re-enter while it waits.
+/// Runs one call turn in `ctx` (reset for it), answering its caller by the deadline; with
+/// reentrancy on, also serves calls of the same chain that re-enter while it waits (each in a
+/// context of its own).
 async fn serve_call<A: Actor>(
     actor: &A,
     act: &Arc<Activation>,
     call: CallEnvelope,
+    ctx: &mut Context,
     inbox: &mut Inbox,
     reentrant_rx: &mut mpsc::UnboundedReceiver<CallEnvelope>,
 ) {
@@ -630,7 +642,8 @@ async fn serve_call<A: Actor>(
     }
     let span = tracing::info_span!("actor.turn", actor.type = %act.key.actor_type,
         actor.id = %act.key.id, method = %method, outcome = tracing::field::Empty);
-    let ctx = Context::new(Arc::clone(act), chain, deadline);
+    ctx.reset(chain, deadline);
+    let ctx = &*ctx;
     let mut running = Running {
         reply: Some(reply),
         deadline: ctx.turn_deadline(),
@@ -639,8 +652,8 @@ async fn serve_call<A: Actor>(
     let mut body = pin!(in_span(
         execute(
             act,
-            &ctx,
-            actor.handle(&ctx, Call::new(method, payload, codec, CallOrigin::Call)),
+            ctx,
+            actor.handle(ctx, Call::new(method, payload, codec, CallOrigin::Call)),
         ),
         &span,
     ));
@@ -655,6 +668,15 @@ async fn serve_call<A: Actor>(
     if let Some(reply) = running.reply.take() {
         let _ = reply.send(result);
     }
+}
+
+/// The context that `serve_call` resets for each call turn.
+fn turn_context(act: &Arc<Activation>) -> Context {
+    Context::new(
+        Arc::clone(act),
+        None,
+        Deadline::After(act.host.config().call_timeout),
+    )
 }
 
 /// Polls `outer` while running re-entrant calls (same chain, coming back to this actor) as
@@ -807,9 +829,18 @@ async fn deactivate<A: Actor>(
     inbox.close();
     reentrant_rx.close();
     // Calls queued before the close still get their turn, in order.
+    let mut turn_ctx = turn_context(act);
     while let Some(envelope) = inbox.next(&mut reentrant_rx).await {
         if let Envelope::Call(call) = envelope {
-            serve_call(actor, act, call, &mut inbox, &mut reentrant_rx).await;
+            serve_call(
+                actor,
+                act,
+                call,
+                &mut turn_ctx,
+                &mut inbox,
+                &mut reentrant_rx,
+            )
+            .await;
         }
     }
     // A fenced activation is not the owner any more: its last turn could not commit anyway.

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -58,6 +58,23 @@ impl Context {
             pending: Mutex::new(Pending::default()),
             changed: AtomicBool::new(false),
         }
+    }
+
+    /// Makes this context the next turn's: that call's chain and deadline, no changes. Cheaper
+    /// than a new context on every call turn: no reference count to bump on the activation.
+    pub(crate) fn reset(&mut self, chain: Option<CallChain>, deadline: Deadline) {
+        self.chain = chain;
+        self.deadline = TurnDeadline::new(deadline);
+        let pending = self
+            .pending
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !pending.is_empty() {
+            // A failed or panicked turn's changes: never committed.
+            *pending = Pending::default();
+        }
+        self.pending.clear_poison();
+        *self.changed.get_mut() = false;
     }
 
     /// This actor's id.
