@@ -605,7 +605,7 @@ async fn activate<A: Actor>(actor: &A, act: &Arc<Activation>) -> Result<(), Erro
     if act.host.config().fencing {
         act.take_epoch().await?;
     }
-    let deadline = Deadline::After(act.host.config().call_timeout);
+    let deadline = own_turn_deadline(act);
     let ctx = Context::new(Arc::clone(act), None, deadline);
     let span = tracing::debug_span!("actor.activate", actor.type = %act.key.actor_type, actor.id = %act.key.id);
     execute(
@@ -668,6 +668,12 @@ async fn serve_call<A: Actor>(
     if let Some(reply) = running.reply.take() {
         let _ = reply.send(result);
     }
+}
+
+/// The deadline of a turn that serves no call (activation, timer, deactivation): fixed at the
+/// turn's start. No inbox fixes it when such a turn waits, and these turns are off the call path.
+fn own_turn_deadline(act: &Activation) -> Deadline {
+    Deadline::At(Deadline::After(act.host.config().call_timeout).instant())
 }
 
 /// The context that `serve_call` resets for each call turn.
@@ -739,7 +745,7 @@ async fn serve_timer<A: Actor>(
     let Some((callback, data)) = act.take_timer_fire(fire) else {
         return;
     };
-    let deadline = Deadline::After(act.host.config().call_timeout);
+    let deadline = own_turn_deadline(act);
     let span = tracing::info_span!("actor.timer", actor.type = %act.key.actor_type,
         actor.id = %act.key.id, timer = %fire.name, method = %callback, outcome = tracing::field::Empty);
     let ctx = Context::new(Arc::clone(act), None, deadline);
@@ -845,7 +851,7 @@ async fn deactivate<A: Actor>(
     }
     // A fenced activation is not the owner any more: its last turn could not commit anyway.
     if reason != DeactivateReason::Fenced {
-        let deadline = Deadline::After(act.host.config().call_timeout);
+        let deadline = own_turn_deadline(act);
         let ctx = Context::new(Arc::clone(act), None, deadline);
         let span = tracing::debug_span!("actor.deactivate", actor.type = %act.key.actor_type,
             actor.id = %act.key.id, reason = ?reason);
