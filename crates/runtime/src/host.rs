@@ -9,13 +9,17 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{self, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use dashmap::mapref::entry::Entry;
+use futures::future::BoxFuture;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -27,7 +31,7 @@ use crate::actor::activation::{Activation, ActivationStart};
 use crate::actor::mailbox::{DeactivateReason, Mailbox};
 use crate::actor::{
     ActorId, ActorKey, ActorRef, ActorRegistration, ActorType, CallChain, CallEnvelope, CallOrigin,
-    Caller, Envelope, Slot, TypeEntry, TypedActor,
+    Caller, Deadline, Envelope, Slot, TypeEntry, TypedActor,
 };
 use crate::codec::Codec;
 use crate::config::{HostConfig, Reentrancy};
@@ -664,10 +668,42 @@ pub(crate) struct Request {
     pub(crate) method: Cow<'static, str>,
     pub(crate) payload: Bytes,
     pub(crate) codec: Codec,
-    pub(crate) deadline: Instant,
+    /// Fixed (an instant) as soon as a timer or another host needs it; see [`Deadline`].
+    pub(crate) deadline: Deadline,
     pub(crate) chain: Option<CallChain>,
     /// How many hosts forwarded this call already (at most one).
     pub(crate) hop_count: u32,
+}
+
+/// The reply to a call that [`HostHandle::send_actor`] sent (or is sending).
+pub(crate) enum Reply<'a> {
+    /// The call is in the active actor's mailbox; its activation answers on `reply`, by the
+    /// call's deadline.
+    Mailbox {
+        reply: oneshot::Receiver<Result<Bytes, Error>>,
+        actor_type: &'a str,
+        id: &'a str,
+    },
+    /// A slow path (activation, a full mailbox, placement, another host) that sends the call
+    /// and waits for its reply, within the call's deadline.
+    Waiting(BoxFuture<'a, Result<Bytes, Error>>),
+}
+
+impl Future for Reply<'_> {
+    type Output = Result<Bytes, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Reply::Mailbox {
+                reply,
+                actor_type,
+                id,
+            } => Pin::new(reply)
+                .poll(cx)
+                .map(|reply| reply.unwrap_or_else(|_| Err(ended(actor_type, id)))),
+            Reply::Waiting(waiting) => waiting.as_mut().poll(cx),
+        }
+    }
 }
 
 /// What to do after one look at an actor's slot.
@@ -702,11 +738,12 @@ impl HostHandle {
             method: method.into(),
             payload,
             codec: Codec::Binary,
-            deadline: Instant::now() + self.inner.config.call_timeout,
+            deadline: Deadline::After(self.inner.config.call_timeout),
             chain: None,
             hop_count: 0,
         };
-        self.invoke_actor(actor_type, id, request).await
+        // Not `invoke_actor`: this future then holds the small `Reply`, not the request as well.
+        self.send_actor(actor_type, id, request)?.await
     }
 
     /// As [`HostHandle::call`], with this call's own timeout.
@@ -743,11 +780,11 @@ impl HostHandle {
             method: method.into(),
             payload,
             codec: options.codec,
-            deadline: Instant::now() + timeout,
+            deadline: Deadline::After(timeout),
             chain: None,
             hop_count: 0,
         };
-        self.invoke_actor(actor_type, id, request).await
+        self.send_actor(actor_type, id, request)?.await
     }
 
     /// A typed proxy for actor `id` of the `#[weft::actor]` type `A`.
@@ -1013,48 +1050,63 @@ impl HostHandle {
         u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Every actor call enters here: through the resiliency policy and metrics when the host
-    /// has any for actors (see [`crate::invoke::policy`]), then [`HostHandle::dispatch_actor`].
+    /// Every actor call enters here.
     pub(crate) async fn invoke_actor(
         &self,
         actor_type: &str,
         id: &str,
         request: Request,
     ) -> Result<Bytes, Error> {
+        self.send_actor(actor_type, id, request)?.await
+    }
+
+    /// Sends an actor call and gives back the future of its reply: through the resiliency
+    /// policy and metrics when the host has any for actors (see [`crate::invoke::policy`]),
+    /// else straight to [`HostHandle::dispatch_actor`]. Callers run the reply inside their own
+    /// future (calls stay lazy), which then holds only the small [`Reply`], not the request.
+    pub(crate) fn send_actor<'a>(
+        &'a self,
+        actor_type: &'a str,
+        id: &'a str,
+        request: Request,
+    ) -> Result<Reply<'a>, Error> {
         if self.inner.fabric.actors_policed() {
-            return self.invoke_actor_policed(actor_type, id, request).await;
+            return Ok(Reply::Waiting(Box::pin(
+                self.invoke_actor_policed(actor_type, id, request),
+            )));
         }
-        self.dispatch_actor(actor_type, id, request).await
+        self.dispatch_actor(actor_type, id, request)
     }
 
     /// Routes an actor call: through placement on a cluster host, else local.
-    pub(crate) async fn dispatch_actor(
-        &self,
-        actor_type: &str,
-        id: &str,
+    pub(crate) fn dispatch_actor<'a>(
+        &'a self,
+        actor_type: &'a str,
+        id: &'a str,
         request: Request,
-    ) -> Result<Bytes, Error> {
+    ) -> Result<Reply<'a>, Error> {
         match &self.inner.cluster {
-            Some(cluster) => {
+            // Boxed: a remote call's future is large.
+            Some(cluster) => Ok(Reply::Waiting(Box::pin(async move {
                 validate_id(id)?;
                 crate::placement::route(self, cluster, actor_type, id, request).await
-            }
-            None => self.invoke_local(actor_type, id, request).await,
+            }))),
+            None => self.send_local(actor_type, id, request),
         }
     }
 
-    /// The call path to an actor of this host.
-    pub(crate) async fn invoke_local(
-        &self,
-        actor_type: &str,
-        id: &str,
+    /// Sends a call to an actor of this host: checks it, then puts it into the actor's mailbox
+    /// on the fast path, or hands back the slow path as the reply's future.
+    pub(crate) fn send_local<'a>(
+        &'a self,
+        actor_type: &'a str,
+        id: &'a str,
         request: Request,
-    ) -> Result<Bytes, Error> {
-        self.invoke_local_as(actor_type, id, request, CallOrigin::Call)
-            .await
+    ) -> Result<Reply<'a>, Error> {
+        self.send_local_as(actor_type, id, request, CallOrigin::Call)
     }
 
-    /// The call path to an actor of this host, for a turn of `origin` (a call, or a reminder).
+    /// A turn of `origin` (a reminder) on an actor of this host, and its reply.
     pub(crate) async fn invoke_local_as(
         &self,
         actor_type: &str,
@@ -1062,6 +1114,17 @@ impl HostHandle {
         request: Request,
         origin: CallOrigin,
     ) -> Result<Bytes, Error> {
+        self.send_local_as(actor_type, id, request, origin)?.await
+    }
+
+    /// As `send_local`, for a turn of `origin` (a call, or a reminder).
+    pub(crate) fn send_local_as<'a>(
+        &'a self,
+        actor_type: &'a str,
+        id: &'a str,
+        request: Request,
+        origin: CallOrigin,
+    ) -> Result<Reply<'a>, Error> {
         let Request {
             method,
             payload,
@@ -1078,13 +1141,11 @@ impl HostHandle {
             return Err(unknown_type(actor_type, inner.types.keys()));
         };
         validate_id(id)?;
-        let reentrant = check_chain(ty, actor_type, id, chain.as_ref())?;
-        let (reply_tx, reply_rx) = oneshot::channel();
-        let what = DeadlineText {
-            actor_type,
-            id,
-            method: method.clone(),
+        let reentrant = match &chain {
+            None => false,
+            Some(chain) => check_chain(ty, actor_type, id, chain)?,
         };
+        let (reply_tx, reply_rx) = oneshot::channel();
         let envelope = CallEnvelope {
             method,
             payload,
@@ -1094,25 +1155,49 @@ impl HostHandle {
             reply: reply_tx,
             origin,
         };
-        let ended = || {
-            Error::new(
-                ErrorKind::Internal,
-                format!("the activation of {actor_type}/{id} ended without replying"),
-            )
-        };
         // Fast path: the actor is active and its mailbox has room. Its activation answers by
-        // the deadline (see `activation::Inbox::guard`), so this caller needs no timer.
+        // the deadline (see `activation::Inbox::guard`), so this caller needs no timer, nor
+        // even the deadline as an instant.
         let envelope = if reentrant {
             envelope
         } else {
             match try_send_active(ty, id, envelope)? {
-                None => return reply_rx.await.map_err(|_| ended())?,
+                None => {
+                    return Ok(Reply::Mailbox {
+                        reply: reply_rx,
+                        actor_type,
+                        id,
+                    })
+                }
                 Some(envelope) => envelope,
             }
         };
+        Ok(Reply::Waiting(Box::pin(self.invoke_queued(
+            ty, actor_type, id, envelope, reentrant, reply_rx,
+        ))))
+    }
+
+    /// The slow paths of `send_local` (activation, full mailbox, deactivating actor,
+    /// re-entrant call): bounded by the call's deadline with a timer of the caller's own.
+    async fn invoke_queued(
+        &self,
+        ty: &Arc<TypeEntry>,
+        actor_type: &str,
+        id: &str,
+        mut envelope: CallEnvelope,
+        reentrant: bool,
+        reply_rx: oneshot::Receiver<Result<Bytes, Error>>,
+    ) -> Result<Bytes, Error> {
+        let deadline = envelope.deadline.instant();
+        envelope.deadline = Deadline::At(deadline);
+        let what = DeadlineText {
+            actor_type,
+            id,
+            method: envelope.method.clone(),
+        };
         let call = async {
             self.enqueue(ty, id, envelope, reentrant).await?;
-            reply_rx.await.map_err(|_| ended())?
+            reply_rx.await.map_err(|_| ended(actor_type, id))?
         };
         match tokio::time::timeout_at(deadline, call).await {
             Ok(result) => result,
@@ -1245,6 +1330,13 @@ fn try_send_active(
     }
 }
 
+fn ended(actor_type: &str, id: &str) -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        format!("the activation of {actor_type}/{id} ended without replying"),
+    )
+}
+
 fn into_call(envelope: Envelope) -> Result<CallEnvelope, Error> {
     match envelope {
         Envelope::Call(call) => Ok(call),
@@ -1255,14 +1347,13 @@ fn into_call(envelope: Envelope) -> Result<CallEnvelope, Error> {
     }
 }
 
-/// Decides whether a call with `chain` may go to `actor_type`/`id`, and whether it re-enters.
+/// Decides whether a call made within `chain` may go to `actor_type`/`id`, and whether it re-enters.
 fn check_chain(
     ty: &TypeEntry,
     actor_type: &str,
     id: &str,
-    chain: Option<&CallChain>,
+    chain: &CallChain,
 ) -> Result<bool, Error> {
-    let Some(chain) = chain else { return Ok(false) };
     let limits = ty.config.reentrancy;
     if chain.depth() >= limits.max_stack_depth {
         return Err(Error::new(
@@ -1291,7 +1382,8 @@ fn check_chain(
 }
 
 fn validate_id(id: &str) -> Result<(), Error> {
-    if id.is_empty() || id.contains("||") {
+    // Most ids have no `|` at all: one byte scan instead of a substring search.
+    if id.is_empty() || (id.as_bytes().contains(&b'|') && id.contains("||")) {
         return Err(Error::new(
             ErrorKind::InvalidArgument,
             format!("actor id {id:?} is invalid: must be non-empty and must not contain `||`"),

@@ -108,6 +108,75 @@ async fn a_call_behind_a_stuck_actor_fails_at_its_deadline() {
     host.shutdown().await.unwrap();
 }
 
+#[tokio::test(start_paused = true)]
+async fn deadlines_of_calls_to_an_active_actor_count_from_the_call() {
+    let stats = Stats::new(1);
+    let host = host(&stats);
+    let h = host.handle();
+    // Active: the calls below take the fast path, with no timer of the caller's own; the
+    // activation keeps their deadlines, fixing each when it is first needed.
+    h.call("probe", "s", "get", Bytes::new()).await.unwrap();
+    let start = tokio::time::Instant::now();
+    let stuck = {
+        let h = h.clone();
+        tokio::spawn(async move {
+            let result = h
+                .call_with_timeout(
+                    "probe",
+                    "s",
+                    "sleep_ms",
+                    enc(10_000),
+                    Duration::from_secs(1),
+                )
+                .await;
+            (result, start.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let queued = h
+        .call_with_timeout(
+            "probe",
+            "s",
+            "get",
+            Bytes::new(),
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(queued.kind(), ErrorKind::DeadlineExceeded, "{queued}");
+    assert!(
+        queued.message().contains("waited past its deadline"),
+        "{queued}"
+    );
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(400),
+        "100 ms + its 300 ms timeout"
+    );
+
+    let (running, elapsed) = stuck.await.unwrap();
+    let running = running.unwrap_err();
+    assert_eq!(running.kind(), ErrorKind::DeadlineExceeded, "{running}");
+    assert!(running.message().contains("did not finish"), "{running}");
+    assert_eq!(elapsed, Duration::from_secs(1), "exactly its timeout");
+    host.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_timeout_too_large_for_the_clock_means_no_deadline() {
+    let stats = Stats::new(1);
+    let host = host(&stats);
+    let h = host.handle();
+    // Slow path (activation), then fast path (active), then a turn pending past its first poll:
+    // each fixes the deadline somewhere else, and none may overflow the clock.
+    for method in ["get", "get", "sleep_ms"] {
+        h.call_with_timeout("probe", "big", method, enc(1), Duration::MAX)
+            .await
+            .unwrap();
+    }
+    host.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn building_a_host_with_actors_but_without_a_store_says_how_to_fix_it() {
     let stats = Stats::new(1);

@@ -10,23 +10,26 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use bytes::Bytes;
+use futures::future::Either;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, Sleep};
-use tracing::Instrument;
+use tracing::instrument::Instrumented;
+use tracing::{Instrument, Span};
 
 use super::context::{invalid_key, lock, Context};
 use super::mailbox::{DeactivateReason, Mailbox, TimerFire};
 use super::{
-    Actor, ActorId, ActorKey, Call, CallEnvelope, CallOrigin, Envelope, Slot, Timer, TypeEntry,
+    Actor, ActorId, ActorKey, Call, CallEnvelope, CallOrigin, Deadline, Envelope, Slot, Timer,
+    TurnDeadline, TypeEntry,
 };
 use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
@@ -337,9 +340,11 @@ type Reply = oneshot::Sender<Result<Bytes, Error>>;
 
 /// The call whose turn is running. Its caller is answered at the deadline even if the turn is
 /// not done (the turn then finishes, and commits if it succeeds, without a caller).
-struct Running {
+struct Running<'a> {
     reply: Option<Reply>,
-    deadline: Instant,
+    /// The turn's context's deadline: fixed by the inbox if the turn is still pending after its
+    /// first poll, unless the turn's code needed it first.
+    deadline: &'a TurnDeadline,
     method: std::borrow::Cow<'static, str>,
 }
 
@@ -376,37 +381,43 @@ impl Inbox {
 
     /// The next envelope: re-entrant calls first, then what was queued, then the mailbox. `None`
     /// once the mailbox is closed and empty.
-    async fn next(
+    ///
+    /// A poll function rather than an `async fn`: the activation waits here between any two
+    /// calls, and one future layer fewer is measurable per call.
+    fn next<'a>(
+        &'a mut self,
+        reentrant_rx: &'a mut mpsc::UnboundedReceiver<CallEnvelope>,
+    ) -> impl Future<Output = Option<Envelope>> + 'a {
+        std::future::poll_fn(move |cx| self.poll_next(cx, reentrant_rx))
+    }
+
+    fn poll_next(
         &mut self,
+        cx: &mut std::task::Context<'_>,
         reentrant_rx: &mut mpsc::UnboundedReceiver<CallEnvelope>,
-    ) -> Option<Envelope> {
+    ) -> Poll<Option<Envelope>> {
         if self.reentrant {
-            if let Ok(call) = reentrant_rx.try_recv() {
-                return Some(Envelope::Call(call));
+            // A closed re-entrant channel (deactivation) just has nothing more to give.
+            if let Poll::Ready(Some(call)) = reentrant_rx.poll_recv(cx) {
+                return Poll::Ready(Some(Envelope::Call(call)));
             }
         }
         if let Some(envelope) = self.queue.pop_front() {
             if self.queue.is_empty() {
                 self.queue_deadline = None;
             }
-            return Some(envelope);
+            return Poll::Ready(Some(envelope));
         }
-        if !self.reentrant {
-            return self.rx.recv().await;
-        }
-        tokio::select! {
-            biased;
-            Some(call) = reentrant_rx.recv() => Some(Envelope::Call(call)),
-            m = self.rx.recv() => m,
-        }
+        self.rx.poll_recv(cx)
     }
 
-    fn push(&mut self, envelope: Envelope) {
-        if let Envelope::Call(call) = &envelope {
-            self.queue_deadline = Some(
-                self.queue_deadline
-                    .map_or(call.deadline, |d| d.min(call.deadline)),
-            );
+    /// Queues an envelope taken out of the mailbox while a turn runs. A call's deadline is
+    /// fixed here (its timeout starts now, if it was not fixed yet), so it is kept while it waits.
+    fn push(&mut self, mut envelope: Envelope) {
+        if let Envelope::Call(call) = &mut envelope {
+            let deadline = call.deadline.instant();
+            call.deadline = Deadline::At(deadline);
+            self.queue_deadline = Some(self.queue_deadline.map_or(deadline, |d| d.min(deadline)));
         }
         self.queue.push_back(envelope);
     }
@@ -417,47 +428,27 @@ impl Inbox {
 
     /// Runs `work` to completion while keeping deadlines: the running call's caller is answered
     /// when its deadline passes, and calls that arrive meanwhile are queued and failed at theirs.
-    /// Work that completes on its first poll costs no timer.
-    async fn guard<F: Future>(&mut self, work: F, mut running: Option<&mut Running>) -> F::Output {
-        let mut work = std::pin::pin!(work);
-        if let Poll::Ready(out) = futures::poll!(work.as_mut()) {
-            return out;
-        }
-        loop {
-            let running_deadline = running
-                .as_ref()
-                .filter(|r| r.reply.is_some())
-                .map(|r| r.deadline);
-            let next = match (running_deadline, self.queue_deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            if let Some(deadline) = next {
-                if self.armed != Some(deadline) {
-                    self.sleep.as_mut().reset(deadline);
-                    self.armed = Some(deadline);
-                }
-            }
-            tokio::select! {
-                biased;
-                out = work.as_mut() => return out,
-                m = self.rx.recv(), if self.rx_open => match m {
-                    Some(envelope) => self.push(envelope),
-                    None => self.rx_open = false,
-                },
-                () = self.sleep.as_mut(), if next.is_some() => {
-                    self.armed = None;
-                    self.expire(running.as_deref_mut());
-                }
-            }
+    /// Work that completes on its first poll costs no timer and no clock read.
+    ///
+    /// `work` is pinned by the caller: moved into this future it would be copied once more on
+    /// every turn.
+    fn guard<'a, 'r, F: Future>(
+        &'a mut self,
+        work: Pin<&'a mut F>,
+        running: Option<&'a mut Running<'r>>,
+    ) -> Guard<'a, 'r, F> {
+        Guard {
+            inbox: self,
+            work,
+            running,
         }
     }
 
     /// Answers every caller whose deadline has passed.
-    fn expire(&mut self, running: Option<&mut Running>) {
+    fn expire(&mut self, running: Option<&mut Running<'_>>) {
         let now = Instant::now();
         if let Some(r) = running {
-            if r.deadline <= now {
+            if r.deadline.instant() <= now {
                 if let Some(reply) = r.reply.take() {
                     let _ = reply.send(Err(Error::deadline(format!(
                         "the turn of {}.{} did not finish before the call's deadline (it goes \
@@ -469,7 +460,8 @@ impl Inbox {
         }
         let mut earliest: Option<Instant> = None;
         self.queue.retain_mut(|envelope| match envelope {
-            Envelope::Call(call) if call.deadline <= now => {
+            // Queued calls had their deadlines fixed by `push`.
+            Envelope::Call(call) if call.deadline.instant_from(now) <= now => {
                 let (tx, _) = oneshot::channel();
                 let reply = std::mem::replace(&mut call.reply, tx);
                 let _ = reply.send(Err(Error::deadline(format!(
@@ -479,12 +471,73 @@ impl Inbox {
                 false
             }
             Envelope::Call(call) => {
-                earliest = Some(earliest.map_or(call.deadline, |d| d.min(call.deadline)));
+                let deadline = call.deadline.instant_from(now);
+                earliest = Some(earliest.map_or(deadline, |d| d.min(deadline)));
                 true
             }
             _ => true,
         });
         self.queue_deadline = earliest;
+    }
+}
+
+/// The future of [`Inbox::guard`]. Hand-written rather than an `async fn` with `select!`: it
+/// sits between the mailbox and every turn, and each future layer there costs every call.
+struct Guard<'a, 'r, F> {
+    inbox: &'a mut Inbox,
+    work: Pin<&'a mut F>,
+    running: Option<&'a mut Running<'r>>,
+}
+
+impl<F: Future> Future for Guard<'_, '_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        // Every field is a reference: `Guard` is `Unpin`.
+        let this = self.get_mut();
+        let inbox = &mut *this.inbox;
+        loop {
+            // The work first, and again after anything below happened (`select!`'s `biased`).
+            if let Poll::Ready(out) = this.work.as_mut().poll(cx) {
+                return Poll::Ready(out);
+            }
+            // Pending: fix and arm the earliest deadline among the running call (its lazy
+            // deadline counts from now) and the queued ones.
+            let running_deadline = this
+                .running
+                .as_ref()
+                .filter(|r| r.reply.is_some())
+                .map(|r| r.deadline.instant());
+            let next = match (running_deadline, inbox.queue_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(deadline) = next {
+                if inbox.armed != Some(deadline) {
+                    inbox.sleep.as_mut().reset(deadline);
+                    inbox.armed = Some(deadline);
+                }
+            }
+            if inbox.rx_open {
+                match inbox.rx.poll_recv(cx) {
+                    Poll::Ready(Some(envelope)) => {
+                        inbox.push(envelope);
+                        continue;
+                    }
+                    Poll::Ready(None) => {
+                        inbox.rx_open = false;
+                        continue;
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if next.is_some() && inbox.sleep.as_mut().poll(cx).is_ready() {
+                inbox.armed = None;
+                inbox.expire(this.running.as_deref_mut());
+                continue;
+            }
+            return Poll::Pending;
+        }
     }
 }
 
@@ -498,10 +551,12 @@ pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
     } = start;
     let mut inbox = Inbox::new(act.key.clone(), act.ty.config.reentrancy.enabled, rx);
     let mut actor = Arc::new(factory(&act.key.id));
-    if let Err(e) = inbox.guard(activate(&*actor, &act), None).await {
+    if let Err(e) = inbox.guard(pin!(activate(&*actor, &act)), None).await {
         fail_activation(&act, inbox, reentrant_rx, e).await;
         return;
     }
+    // Every call turn's context: reset, not made anew, per call.
+    let mut turn_ctx = turn_context(&act);
     let reason = loop {
         let Some(envelope) = inbox.next(&mut reentrant_rx).await else {
             // Unreachable while our slot holds a sender; treat as a shutdown.
@@ -509,7 +564,15 @@ pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
         };
         match envelope {
             Envelope::Call(call) => {
-                serve_call(&*actor, &act, call, &mut inbox, &mut reentrant_rx).await;
+                serve_call(
+                    &*actor,
+                    &act,
+                    call,
+                    &mut turn_ctx,
+                    &mut inbox,
+                    &mut reentrant_rx,
+                )
+                .await;
                 act.mailbox.touch();
             }
             Envelope::Timer(fire) => serve_timer(&*actor, &act, &fire, &mut inbox).await,
@@ -521,12 +584,14 @@ pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
         if act.fenced.load(Ordering::Acquire) {
             break DeactivateReason::Fenced;
         }
-        if act.needs_reset.swap(false, Ordering::AcqRel) {
+        // A plain load first: the swap is a locked instruction, and a reset is rare.
+        if act.needs_reset.load(Ordering::Acquire) && act.needs_reset.swap(false, Ordering::AcqRel)
+        {
             // The instance may hold changes that were never committed: start it afresh from
             // the committed state, as a new activation would.
             act.cancel_timers();
             actor = Arc::new(factory(&act.key.id));
-            if let Err(e) = inbox.guard(activate(&*actor, &act), None).await {
+            if let Err(e) = inbox.guard(pin!(activate(&*actor, &act)), None).await {
                 tracing::warn!(actor = %act.key, error = %e, "re-activation after a failed turn failed");
                 fail_activation(&act, inbox, reentrant_rx, e).await;
                 return;
@@ -540,7 +605,7 @@ async fn activate<A: Actor>(actor: &A, act: &Arc<Activation>) -> Result<(), Erro
     if act.host.config().fencing {
         act.take_epoch().await?;
     }
-    let deadline = Instant::now() + act.host.config().call_timeout;
+    let deadline = own_turn_deadline(act);
     let ctx = Context::new(Arc::clone(act), None, deadline);
     let span = tracing::debug_span!("actor.activate", actor.type = %act.key.actor_type, actor.id = %act.key.id);
     execute(
@@ -553,12 +618,14 @@ async fn activate<A: Actor>(actor: &A, act: &Arc<Activation>) -> Result<(), Erro
     .map(drop)
 }
 
-/// Runs one call turn, answering its caller by the deadline; with reentrancy on, also serves
-/// calls of the same chain that re-enter while it waits.
+/// Runs one call turn in `ctx` (reset for it), answering its caller by the deadline; with
+/// reentrancy on, also serves calls of the same chain that re-enter while it waits (each in a
+/// context of its own).
 async fn serve_call<A: Actor>(
     actor: &A,
     act: &Arc<Activation>,
     call: CallEnvelope,
+    ctx: &mut Context,
     inbox: &mut Inbox,
     reentrant_rx: &mut mpsc::UnboundedReceiver<CallEnvelope>,
 ) {
@@ -574,34 +641,49 @@ async fn serve_call<A: Actor>(
     if reply.is_closed() {
         return; // The caller stopped waiting (its deadline, or cancellation): skip the turn.
     }
-    let mut running = Running {
-        reply: Some(reply),
-        deadline,
-        method: method.clone(),
-    };
     let span = tracing::info_span!("actor.turn", actor.type = %act.key.actor_type,
         actor.id = %act.key.id, method = %method, outcome = tracing::field::Empty);
-    let ctx = Context::new(Arc::clone(act), chain, deadline);
-    let body = execute(
-        act,
-        &ctx,
-        actor.handle(&ctx, Call::new(method, payload, codec, origin)),
-    )
-    .instrument(span.clone());
+    ctx.reset(chain, deadline);
+    let ctx = &*ctx;
+    let mut running = Running {
+        reply: Some(reply),
+        deadline: ctx.turn_deadline(),
+        method: method.clone(),
+    };
+    let mut body = pin!(in_span(
+        execute(
+            act,
+            ctx,
+            actor.handle(ctx, Call::new(method, payload, codec, origin)),
+        ),
+        &span,
+    ));
     let result = if act.ty.config.reentrancy.enabled {
-        inbox
-            .guard(
-                with_nested_turns(body, actor, act, reentrant_rx),
-                Some(&mut running),
-            )
-            .await
+        // Boxed, so this rarer path does not enlarge (and slow down) every turn's future.
+        let mut body = Box::pin(with_nested_turns(body, actor, act, reentrant_rx));
+        inbox.guard(body.as_mut(), Some(&mut running)).await
     } else {
-        inbox.guard(body, Some(&mut running)).await
+        inbox.guard(body.as_mut(), Some(&mut running)).await
     };
     span.record("outcome", outcome(&result));
     if let Some(reply) = running.reply.take() {
         let _ = reply.send(result);
     }
+}
+
+/// The deadline of a turn that serves no call (activation, timer, deactivation): fixed at the
+/// turn's start. No inbox fixes it when such a turn waits, and these turns are off the call path.
+fn own_turn_deadline(act: &Activation) -> Deadline {
+    Deadline::At(Deadline::After(act.host.config().call_timeout).instant())
+}
+
+/// The context that `serve_call` resets for each call turn.
+fn turn_context(act: &Arc<Activation>) -> Context {
+    Context::new(
+        Arc::clone(act),
+        None,
+        Deadline::After(act.host.config().call_timeout),
+    )
 }
 
 /// Polls `outer` while running re-entrant calls (same chain, coming back to this actor) as
@@ -612,7 +694,7 @@ async fn with_nested_turns<A: Actor, T>(
     act: &Arc<Activation>,
     reentrant_rx: &mut mpsc::UnboundedReceiver<CallEnvelope>,
 ) -> T {
-    let mut outer = std::pin::pin!(outer);
+    futures::pin_mut!(outer);
     let mut nested = FuturesUnordered::new();
     let out = loop {
         tokio::select! {
@@ -643,12 +725,14 @@ async fn nested_turn<A: Actor>(actor: &A, act: &Arc<Activation>, call: CallEnvel
     let span = tracing::info_span!("actor.turn", actor.type = %act.key.actor_type,
         actor.id = %act.key.id, method = %method, reentrant = true, outcome = tracing::field::Empty);
     let ctx = Context::new(Arc::clone(act), chain, deadline);
-    let result = execute(
-        act,
-        &ctx,
-        actor.handle(&ctx, Call::new(method, payload, codec, origin)),
+    let result = in_span(
+        execute(
+            act,
+            &ctx,
+            actor.handle(&ctx, Call::new(method, payload, codec, origin)),
+        ),
+        &span,
     )
-    .instrument(span.clone())
     .await;
     span.record("outcome", outcome(&result));
     let _ = reply.send(result);
@@ -663,7 +747,7 @@ async fn serve_timer<A: Actor>(
     let Some((callback, data)) = act.take_timer_fire(fire) else {
         return;
     };
-    let deadline = Instant::now() + act.host.config().call_timeout;
+    let deadline = own_turn_deadline(act);
     let span = tracing::info_span!("actor.timer", actor.type = %act.key.actor_type,
         actor.id = %act.key.id, timer = %fire.name, method = %callback, outcome = tracing::field::Empty);
     let ctx = Context::new(Arc::clone(act), None, deadline);
@@ -673,7 +757,7 @@ async fn serve_timer<A: Actor>(
         Codec::Binary,
         CallOrigin::Timer(fire.name.clone()),
     );
-    let body = execute(act, &ctx, actor.handle(&ctx, call)).instrument(span.clone());
+    let body = pin!(in_span(execute(act, &ctx, actor.handle(&ctx, call)), &span));
     let result = inbox.guard(body, None).await;
     span.record("outcome", outcome(&result));
     if let Err(e) = result {
@@ -689,7 +773,10 @@ async fn execute(
 ) -> Result<Bytes, Error> {
     match AssertUnwindSafe(body).catch_unwind().await {
         Ok(Ok(value)) => {
-            act.commit(ctx).await?;
+            if ctx.has_pending() {
+                // Boxed: the commit's future is large, and this future is moved on every turn.
+                Box::pin(act.commit(ctx)).await?;
+            }
             Ok(value)
         }
         // Pending changes die with the context: nothing is committed.
@@ -711,6 +798,16 @@ async fn execute(
                 ),
             ))
         }
+    }
+}
+
+/// `work` inside `span`, or bare when no subscriber wants the span: `Instrumented` costs a
+/// turn even around a disabled span (its enter and exit on every poll, one more future layer).
+fn in_span<F: Future>(work: F, span: &Span) -> Either<F, Instrumented<F>> {
+    if span.is_disabled() {
+        Either::Left(work)
+    } else {
+        Either::Right(work.instrument(span.clone()))
     }
 }
 
@@ -740,23 +837,32 @@ async fn deactivate<A: Actor>(
     inbox.close();
     reentrant_rx.close();
     // Calls queued before the close still get their turn, in order.
+    let mut turn_ctx = turn_context(act);
     while let Some(envelope) = inbox.next(&mut reentrant_rx).await {
         if let Envelope::Call(call) = envelope {
-            serve_call(actor, act, call, &mut inbox, &mut reentrant_rx).await;
+            serve_call(
+                actor,
+                act,
+                call,
+                &mut turn_ctx,
+                &mut inbox,
+                &mut reentrant_rx,
+            )
+            .await;
         }
     }
     // A fenced activation is not the owner any more: its last turn could not commit anyway.
     if reason != DeactivateReason::Fenced {
-        let deadline = Instant::now() + act.host.config().call_timeout;
+        let deadline = own_turn_deadline(act);
         let ctx = Context::new(Arc::clone(act), None, deadline);
         let span = tracing::debug_span!("actor.deactivate", actor.type = %act.key.actor_type,
             actor.id = %act.key.id, reason = ?reason);
-        let body = execute(
+        let body = pin!(execute(
             act,
             &ctx,
             actor.on_deactivate(&ctx).map(|r| r.map(|()| Bytes::new())),
         )
-        .instrument(span);
+        .instrument(span));
         if let Err(e) = inbox.guard(body, None).await {
             tracing::warn!(actor = %act.key, error = %e, "on_deactivate failed; deactivating anyway");
         }

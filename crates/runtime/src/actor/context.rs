@@ -3,7 +3,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -12,7 +13,7 @@ use super::activation::{Activation, Cached};
 use super::handle::{ActorRef, Caller};
 use super::timer::Timer;
 use super::typed::TypedActor;
-use super::{ActorId, ActorKey, ActorType, CallChain};
+use super::{ActorId, ActorKey, ActorType, CallChain, Deadline, TurnDeadline};
 use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
 use crate::host::HostHandle;
@@ -29,15 +30,17 @@ pub(crate) type Pending = HashMap<String, Option<Bytes>, foldhash::fast::FixedSt
 pub struct Context {
     activation: Arc<Activation>,
     chain: Option<CallChain>,
-    deadline: Instant,
+    deadline: TurnDeadline,
     pending: Mutex<Pending>,
+    /// Set by the first change: a turn that made none skips the commit without locking.
+    changed: AtomicBool,
 }
 
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
             .field("actor", &self.activation.key)
-            .field("deadline", &self.deadline)
+            .field("deadline", &self.deadline.instant())
             .finish_non_exhaustive()
     }
 }
@@ -46,14 +49,32 @@ impl Context {
     pub(crate) fn new(
         activation: Arc<Activation>,
         chain: Option<CallChain>,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Self {
         Self {
             activation,
             chain,
-            deadline,
+            deadline: TurnDeadline::new(deadline),
             pending: Mutex::new(Pending::default()),
+            changed: AtomicBool::new(false),
         }
+    }
+
+    /// Makes this context the next turn's: that call's chain and deadline, no changes. Cheaper
+    /// than a new context on every call turn: no reference count to bump on the activation.
+    pub(crate) fn reset(&mut self, chain: Option<CallChain>, deadline: Deadline) {
+        self.chain = chain;
+        self.deadline = TurnDeadline::new(deadline);
+        let pending = self
+            .pending
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !pending.is_empty() {
+            // A failed or panicked turn's changes: never committed.
+            *pending = Pending::default();
+        }
+        self.pending.clear_poison();
+        *self.changed.get_mut() = false;
     }
 
     /// This actor's id.
@@ -77,8 +98,16 @@ impl Context {
     }
 
     /// When the call that started this turn stops waiting for it.
+    ///
+    /// A call made outside any turn carries only its timeout until an instant is needed; its
+    /// timeout then counts from the turn's start at the latest (from the first of: this method,
+    /// the turn still running after its first poll, the call waiting in the actor's queue).
     pub fn deadline(&self) -> Instant {
-        self.deadline
+        self.deadline.instant()
+    }
+
+    pub(crate) fn turn_deadline(&self) -> &TurnDeadline {
+        &self.deadline
     }
 
     /// The id of the call chain this turn belongs to, if it was called by another actor's turn.
@@ -109,7 +138,7 @@ impl Context {
         let request = self.caller().request(method.into(), payload, Codec::Binary);
         self.activation
             .host
-            .invoke_actor(actor_type, id, request)
+            .send_actor(actor_type, id, request)?
             .await
     }
 
@@ -119,7 +148,7 @@ impl Context {
         Caller::in_chain(
             self.activation.host.clone(),
             CallChain::extend(self.chain.as_ref(), &self.activation.key),
-            self.deadline,
+            self.deadline.instant(),
         )
     }
 
@@ -147,8 +176,19 @@ impl Context {
         self.activation.timer_names()
     }
 
+    /// Whether this turn changed any state (cheaper than `take_pending` on a turn that did not).
+    pub(crate) fn has_pending(&self) -> bool {
+        self.changed.load(Ordering::Acquire)
+    }
+
     pub(crate) fn take_pending(&self) -> Pending {
+        self.changed.store(false, Ordering::Release);
         std::mem::take(&mut *lock(&self.pending))
+    }
+
+    fn stage(&self, key: String, value: Option<Bytes>) {
+        lock(&self.pending).insert(key, value);
+        self.changed.store(true, Ordering::Release);
     }
 }
 
@@ -206,12 +246,12 @@ impl ActorState<'_> {
     /// # Panics
     /// Never; an empty key is rejected when the turn commits.
     pub fn set(&self, key: impl Into<String>, value: Bytes) {
-        lock(&self.ctx.pending).insert(key.into(), Some(value));
+        self.ctx.stage(key.into(), Some(value));
     }
 
     /// Removes a key; committed when the turn succeeds.
     pub fn delete(&self, key: impl Into<String>) {
-        lock(&self.ctx.pending).insert(key.into(), None);
+        self.ctx.stage(key.into(), None);
     }
 
     /// Whether this turn has uncommitted changes.

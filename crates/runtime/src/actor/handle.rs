@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::{ActorId, CallChain, TypedActor};
+use super::{ActorId, CallChain, Deadline, TypedActor};
 use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
 use crate::host::{HostHandle, Request};
@@ -61,12 +61,17 @@ impl Caller {
         payload: Bytes,
         codec: Codec,
     ) -> Request {
-        let default = Instant::now() + self.host.config().call_timeout;
+        let timeout = self.host.config().call_timeout;
+        let deadline = match self.deadline {
+            // Outside a turn: the clock is read only if the deadline is needed (see `Deadline`).
+            None => Deadline::After(timeout),
+            Some(turn) => Deadline::At(turn.min(Instant::now() + timeout)),
+        };
         Request {
             method,
             payload,
             codec,
-            deadline: self.deadline.map_or(default, |d| d.min(default)),
+            deadline,
             chain: self.chain.clone(),
             hop_count: 0,
         }
@@ -125,7 +130,7 @@ impl<A: TypedActor> ActorRef<A> {
         let request = self.caller.request(method.into(), payload, codec);
         self.caller
             .host
-            .invoke_actor(A::ACTOR_TYPE, self.id.as_str(), request)
+            .send_actor(A::ACTOR_TYPE, self.id.as_str(), request)?
             .await
     }
 

@@ -4,13 +4,11 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::Instant;
-
-use super::{CallChain, CallOrigin};
+use super::{CallChain, CallOrigin, Deadline};
 use crate::codec::Codec;
 use crate::error::Error;
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// One call on its way to a turn.
 #[derive(Debug)]
@@ -18,7 +16,7 @@ pub(crate) struct CallEnvelope {
     pub(crate) method: Cow<'static, str>,
     pub(crate) payload: Bytes,
     pub(crate) codec: Codec,
-    pub(crate) deadline: Instant,
+    pub(crate) deadline: Deadline,
     pub(crate) chain: Option<CallChain>,
     pub(crate) reply: oneshot::Sender<Result<Bytes, Error>>,
     /// A call, or a reminder firing (which also runs as a call turn).

@@ -15,6 +15,7 @@
 pub(crate) mod activation;
 mod chain;
 mod context;
+mod deadline;
 mod handle;
 mod id;
 pub(crate) mod mailbox;
@@ -30,6 +31,7 @@ pub use timer::Timer;
 pub use typed::{ActorCell, TypedActor, STATE_KEY};
 
 pub(crate) use chain::CallChain;
+pub(crate) use deadline::{Deadline, TurnDeadline};
 pub(crate) use mailbox::{CallEnvelope, Envelope, Slot};
 pub(crate) use registration::TypeEntry;
 

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use tower::util::ServiceExt;
 use tower::ServiceBuilder;
 
+use crate::actor::Deadline;
 use crate::error::{Error, ErrorKind};
 use crate::host::{HostHandle, Request};
 use crate::resiliency::{
@@ -32,11 +33,12 @@ struct ActorAttempt {
 
 impl HasDeadline for ActorAttempt {
     fn deadline(&self) -> Instant {
-        self.request.deadline
+        // Fixed by `invoke_actor_policed` before the first attempt.
+        self.request.deadline.instant()
     }
 
     fn narrow_deadline(&mut self, deadline: Instant) {
-        self.request.deadline = deadline;
+        self.request.deadline = Deadline::At(deadline);
     }
 }
 
@@ -53,9 +55,11 @@ impl HostHandle {
         &self,
         actor_type: &str,
         id: &str,
-        request: Request,
+        mut request: Request,
     ) -> Result<Bytes, Error> {
         let started = Instant::now();
+        // Retries and timeouts need one instant, not a timeout that restarts at each look.
+        request.deadline = Deadline::At(request.deadline.instant());
         let method = request.method.clone();
         let fabric = Arc::clone(self.fabric());
         let result = if fabric.actor_policies {
@@ -73,7 +77,7 @@ impl HostHandle {
             let (ty, actor) = (Arc::<str>::from(actor_type), Arc::<str>::from(id));
             let route = tower::service_fn(move |attempt: ActorAttempt| {
                 let (host, ty, actor) = (host.clone(), Arc::clone(&ty), Arc::clone(&actor));
-                async move { host.dispatch_actor(&ty, &actor, attempt.request).await }
+                async move { host.dispatch_actor(&ty, &actor, attempt.request)?.await }
             });
             let stack = ServiceBuilder::new()
                 .option_layer(policy.retry.map(RetryLayer::new))
@@ -91,7 +95,7 @@ impl HostHandle {
             };
             stack.oneshot(attempt).await
         } else {
-            self.dispatch_actor(actor_type, id, request).await
+            self.dispatch_actor(actor_type, id, request)?.await
         };
         if let Some(metrics) = &fabric.metrics {
             metrics.record_request(

@@ -4,12 +4,10 @@
 
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use super::proto::invoke_server::Invoke;
 use super::proto::{call_reply, CallReply, CallRequest, ServiceReply, ServiceRequest};
 use super::wire;
-use crate::actor::{ActorId, ActorKey, ActorType, CallChain};
+use crate::actor::{ActorId, ActorKey, ActorType, CallChain, Deadline};
 use crate::error::Error;
 use crate::host::{HostHandle, Request};
 
@@ -48,7 +46,7 @@ impl Invoke for InvokeService {
                     method: call.method.into(),
                     payload: call.payload,
                     codec,
-                    deadline: Instant::now() + timeout,
+                    deadline: Deadline::After(timeout),
                     chain,
                     hop_count: call.hop_count.saturating_add(1),
                 };

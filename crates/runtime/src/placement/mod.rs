@@ -19,6 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
+use crate::actor::Deadline;
 use crate::error::{Error, ErrorKind};
 use crate::host::{HostHandle, Request};
 use crate::invoke::client::{Peers, RemoteError};
@@ -128,15 +129,17 @@ pub(crate) async fn route(
     cluster: &Cluster,
     actor_type: &str,
     id: &str,
-    request: Request,
+    mut request: Request,
 ) -> Result<Bytes, Error> {
-    let deadline = request.deadline;
+    // Every path below may wait (or go to another host): the deadline is an instant from here.
+    let deadline = request.deadline.instant();
+    request.deadline = Deadline::At(deadline);
     let mut changes = cluster.tables.subscribe();
     loop {
         changes.borrow_and_update();
         let waiting_for = match cluster.tables.lookup(actor_type, id) {
             Lookup::Owner { host_id, .. } if host_id == cluster.host_id => {
-                return host.invoke_local(actor_type, id, request).await;
+                return host.send_local(actor_type, id, request)?.await;
             }
             Lookup::Owner { .. } if request.hop_count >= 1 => {
                 // Forward once: the caller re-routes with its own (then newer) table.

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use super::record::{index_key, now_ms, parse_record_key, Record};
 use super::scheduler::owns;
 use super::ReminderOutcome;
-use crate::actor::{ActorType, CallOrigin};
+use crate::actor::{ActorType, CallOrigin, Deadline};
 use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
 use crate::host::{HostHandle, Request};
@@ -75,7 +75,7 @@ pub(super) async fn fire(
         method: record.callback.clone().into(),
         payload: record.data.clone().into(),
         codec: Codec::Binary,
-        deadline: Instant::now() + host.config().call_timeout,
+        deadline: Deadline::At(Instant::now() + host.config().call_timeout),
         chain: None,
         hop_count: 0,
     };
