@@ -46,6 +46,7 @@ mod invoke;
 mod placement;
 pub mod resiliency;
 pub mod resolve;
+pub mod security;
 pub mod service;
 pub mod state;
 pub mod telemetry;

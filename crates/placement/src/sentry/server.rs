@@ -33,7 +33,7 @@ impl Sentry for SigningService {
             &request.namespace
         };
         if !self.token.matches(&request.token) {
-            tracing::warn!(target: "weft::audit", remote = ?remote, app.id = %request.app_id.chars().take(64).collect::<String>(),
+            tracing::warn!(target: "weft::audit", remote = ?remote, app_id = %request.app_id.chars().take(64).collect::<String>(),
                 "certificate request refused: wrong join token");
             return Err(tonic::Status::unauthenticated(
                 "the join token was not accepted",
