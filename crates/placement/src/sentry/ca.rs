@@ -236,11 +236,26 @@ impl CertificateAuthority {
         id: &SpiffeId,
         ttl: Duration,
     ) -> Result<(String, String), Error> {
+        let now = SystemTime::now();
+        self.issue_key_and_cert_between(id, now - CLOCK_SKEW, now + ttl)
+    }
+
+    /// Like [`issue_key_and_cert`](Self::issue_key_and_cert), valid from `not_before` to
+    /// `not_after` exactly (expired certificates for tests).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Security`] when key generation or signing fails.
+    pub fn issue_key_and_cert_between(
+        &self,
+        id: &SpiffeId,
+        not_before: SystemTime,
+        not_after: SystemTime,
+    ) -> Result<(String, String), Error> {
         let key = KeyPair::generate().map_err(|e| security("cannot generate a key", e))?;
         let csr = CertificateParams::default()
             .serialize_request(&key)
             .map_err(|e| security("cannot build a CSR", e))?;
-        let issued = self.sign(csr.der(), id, ttl)?;
+        let issued = self.sign_valid(csr.der(), id, not_before, not_after)?;
         Ok((issued.cert_pem, key.serialize_pem()))
     }
 }

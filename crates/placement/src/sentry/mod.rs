@@ -86,7 +86,7 @@ const SERVING_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Starts a [`Sentry`].
 #[derive(Debug)]
 pub struct SentryBuilder {
-    ca: CertificateAuthority,
+    ca: Arc<CertificateAuthority>,
     token: JoinToken,
     trust_domain: String,
     ttl: Duration,
@@ -103,9 +103,9 @@ pub struct Sentry {
 
 impl Sentry {
     /// A builder signing with `ca` for hosts that show `token`.
-    pub fn builder(ca: CertificateAuthority, token: JoinToken) -> SentryBuilder {
+    pub fn builder(ca: impl Into<Arc<CertificateAuthority>>, token: JoinToken) -> SentryBuilder {
         SentryBuilder {
-            ca,
+            ca: ca.into(),
             token,
             trust_domain: DEFAULT_TRUST_DOMAIN.to_owned(),
             ttl: DEFAULT_TTL,
@@ -174,7 +174,7 @@ impl SentryBuilder {
             .tls_config(tls)
             .map_err(|e| Error::new(ErrorKind::Security, "bad serving TLS config", e))?;
         let service = proto::sentry_server::SentryServer::new(server::SigningService {
-            ca: Arc::new(self.ca),
+            ca: self.ca,
             token: self.token,
             trust_domain: self.trust_domain.clone(),
             ttl: self.ttl,

@@ -129,7 +129,7 @@ fn not_after_of(cert: &CertificateDer<'_>) -> Option<SystemTime> {
     SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
-fn roots_of(bundle_pem: &str) -> Result<Arc<RootCertStore>, Error> {
+pub(crate) fn roots_of(bundle_pem: &str) -> Result<Arc<RootCertStore>, Error> {
     let bad = |why: String| Error::new(ErrorKind::InvalidArgument, why);
     let certs = pem_certificates(bundle_pem)
         .filter(|c| !c.is_empty())

@@ -68,6 +68,26 @@ impl ResolvesClientCert for CurrentCert {
     }
 }
 
+/// Why a certificate with a valid chain is refused all the same.
+#[derive(Debug)]
+struct SpiffeMismatch(String);
+
+impl fmt::Display for SpiffeMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SpiffeMismatch {}
+
+/// A refusal as a certificate error, so the peer gets a `bad_certificate` alert (and a caller
+/// knows its handshake failed) rather than a silently closed connection.
+fn refused(why: String) -> rustls::Error {
+    rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
+        Arc::new(SpiffeMismatch(why)),
+    )))
+}
+
 /// Checks that a verified leaf names a workload of `trust_domain` (and, when given, exactly
 /// `expected`).
 fn check_spiffe(
@@ -75,19 +95,16 @@ fn check_spiffe(
     trust_domain: &str,
     expected: Option<&SpiffeId>,
 ) -> Result<SpiffeId, rustls::Error> {
-    let id = spiffe_id_of(leaf).ok_or_else(|| {
-        rustls::Error::General("the peer certificate carries no SPIFFE id".to_owned())
-    })?;
+    let id = spiffe_id_of(leaf)
+        .ok_or_else(|| refused("the peer certificate carries no SPIFFE id".to_owned()))?;
     if id.trust_domain() != trust_domain {
-        return Err(rustls::Error::General(format!(
+        return Err(refused(format!(
             "the peer {id} is not of trust domain `{trust_domain}`"
         )));
     }
     if let Some(expected) = expected {
         if &id != expected {
-            return Err(rustls::Error::General(format!(
-                "the peer is {id}, expected {expected}"
-            )));
+            return Err(refused(format!("the peer is {id}, expected {expected}")));
         }
     }
     Ok(id)
