@@ -60,7 +60,10 @@ async fn the_callee_sees_the_certificate_identity_not_the_claimed_one() {
             "default",
             "whoami",
             "admin",
-            &[("x-caller-app-id", "admin"), ("dapr-caller-app-id", "admin")],
+            &[
+                ("x-caller-app-id", "admin"),
+                ("dapr-caller-app-id", "admin"),
+            ],
         )
         .await
         .expect("the call goes through");
@@ -133,7 +136,13 @@ async fn clients_without_a_valid_certificate_of_the_trust_domain_are_refused() {
         &pki.bundle_pem,
         TRUST_DOMAIN,
     );
-    assert_refused(RawClient::tls(&elsewhere), &address, &counter, "another trust domain").await;
+    assert_refused(
+        RawClient::tls(&elsewhere),
+        &address,
+        &counter,
+        "another trust domain",
+    )
+    .await;
 
     // An expired certificate of this CA.
     let expired = pki.forged(
@@ -169,7 +178,10 @@ async fn a_caller_refuses_a_server_with_a_certificate_of_another_ca() {
         .await
         .expect_err("the caller talked to an impostor");
     assert!(
-        matches!(error.kind(), ErrorKind::Unavailable | ErrorKind::DeadlineExceeded),
+        matches!(
+            error.kind(),
+            ErrorKind::Unavailable | ErrorKind::DeadlineExceeded
+        ),
         "{error}"
     );
     assert_eq!(counter.total(), 0);

@@ -71,7 +71,6 @@ impl Pki {
     }
 }
 
-
 /// Counts calls per method.
 #[derive(Debug, Default)]
 pub struct Counter(std::sync::Mutex<std::collections::HashMap<String, usize>>);
@@ -118,11 +117,7 @@ pub fn backend(builder: weft::HostBuilder, counter: Arc<Counter>) -> weft::HostB
 }
 
 /// A frontend-like caller host of app `app_id` that finds `backend` at `address`.
-pub fn caller(
-    app_id: &str,
-    identity: Option<WorkloadIdentity>,
-    address: &str,
-) -> weft::Host {
+pub fn caller(app_id: &str, identity: Option<WorkloadIdentity>, address: &str) -> weft::Host {
     let resolver =
         weft::resolve::StaticResolver::from_pairs([(("backend", "default"), address.to_owned())])
             .unwrap();

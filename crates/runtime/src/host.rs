@@ -499,7 +499,8 @@ impl HostBuilder {
                 let router = tonic::transport::Server::builder().add_service(service);
                 let served = match tls {
                     Some(config) => {
-                        let incoming = crate::security::tls::incoming(listener, config, stop.clone());
+                        let incoming =
+                            crate::security::tls::incoming(listener, config, stop.clone());
                         router
                             .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
                             .await

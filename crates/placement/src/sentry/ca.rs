@@ -33,7 +33,8 @@ pub struct CertificateAuthority {
 
 impl std::fmt::Debug for CertificateAuthority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CertificateAuthority").finish_non_exhaustive()
+        f.debug_struct("CertificateAuthority")
+            .finish_non_exhaustive()
     }
 }
 
@@ -127,13 +128,15 @@ impl CertificateAuthority {
         let key = KeyPair::from_pem(&key_pem)
             .map_err(|e| security(format!("bad root key in {}", key_path.display()), e))?;
         let root_der = pem_certificates(&root_pem)
-            .and_then(|mut certs| {
-                if certs.len() == 1 {
-                    certs.pop()
-                } else {
-                    None
-                }
-            })
+            .and_then(
+                |mut certs| {
+                    if certs.len() == 1 {
+                        certs.pop()
+                    } else {
+                        None
+                    }
+                },
+            )
             .ok_or_else(|| {
                 Error::msg(
                     ErrorKind::Security,
@@ -190,10 +193,9 @@ impl CertificateAuthority {
         not_before: SystemTime,
         not_after: SystemTime,
     ) -> Result<Issued, Error> {
-        let csr = CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(
-            csr_der,
-        ))
-        .map_err(|e| security("bad certificate signing request", e))?;
+        let csr =
+            CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(csr_der))
+                .map_err(|e| security("bad certificate signing request", e))?;
         let mut params = CertificateParams::default();
         let mut name = DistinguishedName::new();
         name.push(DnType::CommonName, id.app_id());
@@ -314,7 +316,9 @@ mod tests {
             .issue_key_and_cert(&id, Duration::from_secs(60))
             .unwrap();
         assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
-        assert!(loaded.sign(b"not a csr", &id, Duration::from_secs(60)).is_err());
+        assert!(loaded
+            .sign(b"not a csr", &id, Duration::from_secs(60))
+            .is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -180,7 +180,8 @@ impl SentryBuilder {
             ttl: self.ttl,
         });
         let stop = CancellationToken::new();
-        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let router = server.add_service(service);
         let stopped = stop.clone();
         let task = tokio::spawn(async move {

@@ -103,7 +103,9 @@ pub(crate) fn from_status(status: &tonic::Status, target: &str) -> (Error, bool)
             );
             // A TLS failure before the callee accepted the connection (a handshake racing a
             // certificate renewal, a refused certificate): no request bytes reached the app.
-            never_sent |= io.get_ref().is_some_and(|inner| inner.is::<HandshakeFailed>());
+            never_sent |= io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<HandshakeFailed>());
         }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             never_sent |= h.is_canceled();
@@ -150,6 +152,31 @@ mod tests {
         ));
         assert_eq!(e.kind(), ErrorKind::ActorFailed);
         assert_eq!(e.app_error().map(|b| &b[..]), Some(&b"\x01\x02"[..]));
+    }
+
+    #[test]
+    fn tls_handshake_failures_are_never_sent_and_other_tls_errors_are_not() {
+        use std::sync::Arc;
+        let tls = || {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                rustls::Error::AlertReceived(rustls::AlertDescription::BadCertificate),
+            )
+        };
+        let mut status = tonic::Status::unavailable("transport error");
+        status.set_source(Arc::new(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            HandshakeFailed(tls()),
+        )));
+        let (error, never_sent) = from_status(&status, "h");
+        assert!(never_sent);
+        assert_eq!(error.kind(), ErrorKind::Unavailable);
+        // The same TLS error once the callee had accepted the connection: ambiguous.
+        let mut status = tonic::Status::unavailable("transport error");
+        status.set_source(Arc::new(tls()));
+        let (error, never_sent) = from_status(&status, "h");
+        assert!(!never_sent);
+        assert_eq!(error.kind(), ErrorKind::Interrupted);
     }
 
     #[test]

@@ -199,7 +199,9 @@ impl AccessControl {
         };
         let policy = self.policies.iter().find(|p| {
             p.app_id == caller.app_id()
-                && p.namespace.as_deref().is_none_or(|ns| ns == caller.namespace())
+                && p.namespace
+                    .as_deref()
+                    .is_none_or(|ns| ns == caller.namespace())
                 && p.trust_domain
                     .as_deref()
                     .or(self.trust_domain.as_deref())
@@ -339,9 +341,18 @@ accessControl:
         let a: SpiffeId = "spiffe://td/ns/ns/a".parse().unwrap();
         let a_elsewhere: SpiffeId = "spiffe://td/ns/other/a".parse().unwrap();
         let a_other_td: SpiffeId = "spiffe://xx/ns/ns/a".parse().unwrap();
-        assert_eq!(acl.decide(Some(&a), "admin/ping", "GET").action, Action::Deny);
+        assert_eq!(
+            acl.decide(Some(&a), "admin/ping", "GET").action,
+            Action::Deny
+        );
         assert_eq!(acl.decide(Some(&a), "/orders", "GET").action, Action::Allow);
-        assert_eq!(acl.decide(Some(&a_elsewhere), "orders", "GET").action, Action::Deny);
-        assert_eq!(acl.decide(Some(&a_other_td), "orders", "GET").action, Action::Deny);
+        assert_eq!(
+            acl.decide(Some(&a_elsewhere), "orders", "GET").action,
+            Action::Deny
+        );
+        assert_eq!(
+            acl.decide(Some(&a_other_td), "orders", "GET").action,
+            Action::Deny
+        );
     }
 }

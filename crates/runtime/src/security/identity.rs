@@ -205,18 +205,16 @@ async fn sign(
     let csr = rcgen::CertificateParams::default()
         .serialize_request(&key)
         .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot build a CSR: {e}")))?;
-    let endpoint = tonic::transport::Endpoint::from_shared(format!(
-        "http://{}",
-        config.sentry_address
-    ))
-    .map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidArgument,
-            format!("bad sentry address {:?}: {e}", config.sentry_address),
-        )
-    })?
-    .connect_timeout(SENTRY_TIMEOUT)
-    .timeout(SENTRY_TIMEOUT);
+    let endpoint =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", config.sentry_address))
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("bad sentry address {:?}: {e}", config.sentry_address),
+                )
+            })?
+            .connect_timeout(SENTRY_TIMEOUT)
+            .timeout(SENTRY_TIMEOUT);
     let channel = endpoint
         .connect_with_connector(tls::TlsConnector::new(sentry_tls))
         .await
@@ -263,11 +261,7 @@ async fn sign(
         .ok_or_else(|| unavailable("the sentry sent no certificate".to_owned()))?;
     let id = spiffe_id_of(leaf)
         .filter(|id| *id == expected)
-        .ok_or_else(|| {
-            unavailable(format!(
-                "the sentry's certificate does not name {expected}"
-            ))
-        })?;
+        .ok_or_else(|| unavailable(format!("the sentry's certificate does not name {expected}")))?;
     let not_after = not_after_of(leaf)
         .ok_or_else(|| unavailable("the sentry's certificate does not parse".to_owned()))?;
     let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
@@ -317,7 +311,13 @@ impl WorkloadIdentity {
             .map_err(tls_error)?,
         );
         let first = sign(config, Arc::clone(&sentry_tls), namespace, app_id).await?;
-        let identity = Self::build(roots, &config.trust_domain, first.id.clone(), first.key, first.not_after)?;
+        let identity = Self::build(
+            roots,
+            &config.trust_domain,
+            first.id.clone(),
+            first.key,
+            first.not_after,
+        )?;
         let delay = renew_delay(first.received, first.not_after);
         let task = tokio::spawn(renew(
             Arc::downgrade(&identity.inner),
@@ -361,7 +361,13 @@ impl WorkloadIdentity {
             .ok_or_else(|| bad("the certificate carries no SPIFFE id".to_owned()))?;
         let not_after =
             not_after_of(leaf).ok_or_else(|| bad("the certificate does not parse".to_owned()))?;
-        Self::build(roots, trust_domain, id, CertifiedKey::new(chain, signing), not_after)
+        Self::build(
+            roots,
+            trust_domain,
+            id,
+            CertifiedKey::new(chain, signing),
+            not_after,
+        )
     }
 
     fn build(
@@ -482,7 +488,10 @@ mod tests {
         let now = SystemTime::now();
         let delay = renew_delay(now, now + Duration::from_secs(100));
         assert!((69_000..=71_000).contains(&delay.as_millis()), "{delay:?}");
-        assert_eq!(renew_delay(now, now - Duration::from_secs(1)), Duration::ZERO);
+        assert_eq!(
+            renew_delay(now, now - Duration::from_secs(1)),
+            Duration::ZERO
+        );
     }
 
     #[test]

@@ -501,11 +501,12 @@ impl tower::Service<http::Uri> for TlsConnector {
             let tcp = TcpStream::connect((host.as_str(), port)).await?;
             tcp.set_nodelay(true)?;
             // The verifier checks SPIFFE ids, not names: any syntactically valid name will do.
-            let name = ServerName::try_from(host)
-                .unwrap_or_else(|_| ServerName::try_from("weft.invalid").map_or_else(
+            let name = ServerName::try_from(host).unwrap_or_else(|_| {
+                ServerName::try_from("weft.invalid").map_or_else(
                     |_| ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()),
                     |n| n.to_owned(),
-                ));
+                )
+            });
             let tls = tokio_rustls::TlsConnector::from(config)
                 .connect(name, tcp)
                 .await
