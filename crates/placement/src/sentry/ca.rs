@@ -264,14 +264,14 @@ impl CertificateAuthority {
 
 /// A positive 16-byte serial number, unique per (id, expiry, moment of signing).
 fn serial(id: &SpiffeId, not_after: SystemTime) -> Vec<u8> {
-    use std::hash::{BuildHasher, Hash, Hasher};
+    use std::hash::BuildHasher;
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    (id.to_string(), not_after, nanos).hash(&mut hasher);
+    let hash =
+        std::collections::hash_map::RandomState::new().hash_one((id.to_string(), not_after, nanos));
     let mut bytes = Vec::with_capacity(16);
-    bytes.extend_from_slice(&hasher.finish().to_be_bytes());
+    bytes.extend_from_slice(&hash.to_be_bytes());
     bytes.extend_from_slice(&nanos.to_be_bytes()[8..]);
     // The top bit clear: serial numbers are positive integers.
     bytes[0] &= 0x7f;
