@@ -47,7 +47,12 @@ impl Pki {
 
     /// An identity for `app_id` in `default`, from the Sentry.
     pub async fn identity(&self, app_id: &str) -> WorkloadIdentity {
-        WorkloadIdentity::fetch(&self.config(), "default", app_id)
+        self.identity_in("default", app_id).await
+    }
+
+    /// An identity for `app_id` in `namespace`, from the Sentry.
+    pub async fn identity_in(&self, namespace: &str, app_id: &str) -> WorkloadIdentity {
+        WorkloadIdentity::fetch(&self.config(), namespace, app_id)
             .await
             .unwrap_or_else(|e| panic!("identity for {app_id}: {e}"))
     }

@@ -418,6 +418,13 @@ impl WorkloadIdentity {
         self.inner.current.load().cert.clone()
     }
 
+    /// The TLS server config of this identity (TLS 1.3, client certificate of the trust domain
+    /// required, the current certificate presented): for other servers to serve with the same
+    /// identity, such as placement (`PlacementServer::tls` in weft-placement).
+    pub fn tls_server_config(&self) -> Arc<ServerConfig> {
+        self.server_config()
+    }
+
     pub(crate) fn server_config(&self) -> Arc<ServerConfig> {
         Arc::clone(&self.inner.server)
     }
