@@ -27,7 +27,7 @@ pub use authz::{AccessControl, Action, Decision};
 pub use identity::{SecurityConfig, WorkloadIdentity, DEFAULT_TRUST_DOMAIN};
 pub use weft_placement::sentry::SpiffeId;
 
-#[cfg(feature = "test-util")]
+#[cfg(any(test, feature = "test-util"))]
 pub(crate) use identity::roots_of as identity_roots;
 
 /// An error and its sources on one line (tonic's transport errors say little at the top).
