@@ -17,10 +17,31 @@ const LIMIT: Duration = Duration::from_secs(15);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosts_register_with_placement_over_mtls_and_plain_text_hosts_cannot() {
     let pki = Pki::start(TRUST_DOMAIN, Duration::from_secs(3600)).await;
+    // Placement with a renewed workload identity, as a process embedding it would run it.
     let placement_identity = pki.identity_in("weft-system", "weft-placement").await;
+    scenario(&pki, placement_identity.tls_server_config()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn placement_serves_mtls_with_a_fixed_certificate_as_the_binary_does() {
+    let pki = Pki::start(TRUST_DOMAIN, Duration::from_secs(3600)).await;
+    // What `weft-sentry issue` writes and `weft-placement --tls-cert` reads.
+    let id = "spiffe://weft.test/ns/weft-system/weft-placement".parse().unwrap();
+    let (cert, key) = pki.ca.issue_key_and_cert(&id, Duration::from_secs(3600)).unwrap();
+    let tls = weft_placement::sentry::verify::mtls_server_config(
+        &cert,
+        &key,
+        &pki.bundle_pem,
+        TRUST_DOMAIN,
+    )
+    .unwrap();
+    scenario(&pki, tls).await;
+}
+
+async fn scenario(pki: &Pki, tls: std::sync::Arc<rustls::ServerConfig>) {
     let placement = PlacementServer::builder()
         .grpc_addr("127.0.0.1:0".parse().unwrap())
-        .tls(placement_identity.tls_server_config())
+        .tls(tls)
         .start()
         .await
         .expect("placement starts");

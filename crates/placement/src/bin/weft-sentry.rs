@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! weft-sentry init --dir /etc/weft/ca                # once: ca.key + ca.crt (the trust bundle)
+//! weft-sentry issue --dir /etc/weft/ca --app-id weft-placement --out /etc/weft/placement
+//!     # a fixed certificate (tls.crt, tls.key) for placement, which cannot ask the Sentry itself
 //! WEFT_JOIN_TOKEN=... weft-sentry serve --dir /etc/weft/ca --listen 0.0.0.0:50003 \
 //!     --trust-domain cluster.local --ttl 24h
 //! ```
@@ -19,7 +21,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use weft_placement::sentry::{
-    CertificateAuthority, JoinToken, Sentry, DEFAULT_TRUST_DOMAIN, ROOT_CERT_FILE,
+    CertificateAuthority, JoinToken, Sentry, SpiffeId, DEFAULT_TRUST_DOMAIN, ROOT_CERT_FILE,
 };
 
 /// Weft Sentry: issues short-lived SPIFFE workload certificates to hosts.
@@ -37,6 +39,28 @@ enum Command {
         /// The CA directory; created if missing. An existing CA is never overwritten.
         #[arg(long)]
         dir: PathBuf,
+    },
+    /// Issues a certificate + key (OUT/tls.crt, OUT/tls.key) for a process that cannot ask the
+    /// Sentry itself, such as `weft-placement --tls-cert`.
+    Issue {
+        /// The CA directory made by `init`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Where to write tls.crt and tls.key (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Trust domain of the SPIFFE id.
+        #[arg(long, default_value = DEFAULT_TRUST_DOMAIN)]
+        trust_domain: String,
+        /// Namespace of the SPIFFE id.
+        #[arg(long, default_value = "weft-system")]
+        namespace: String,
+        /// App id of the SPIFFE id.
+        #[arg(long)]
+        app_id: String,
+        /// Lifetime of the certificate.
+        #[arg(long, default_value = "720h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
     },
     /// Serves the signing service with the CA in DIR.
     Serve {
@@ -83,6 +107,28 @@ async fn run(command: Command) -> Result<(), String> {
             println!(
                 "CA created; give {} to every host as its trust bundle",
                 dir.join(ROOT_CERT_FILE).display()
+            );
+            Ok(())
+        }
+        Command::Issue {
+            dir,
+            out,
+            trust_domain,
+            namespace,
+            app_id,
+            ttl,
+        } => {
+            let id = SpiffeId::new(trust_domain, namespace, app_id).map_err(|e| e.to_string())?;
+            let ca = CertificateAuthority::load(&dir).map_err(|e| e.to_string())?;
+            let (cert, key) = ca.issue_key_and_cert(&id, ttl).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(&out)
+                .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+            std::fs::write(out.join("tls.crt"), cert)
+                .map_err(|e| format!("cannot write tls.crt: {e}"))?;
+            write_key(&out.join("tls.key"), &key)?;
+            println!(
+                "{id}: {} and tls.key, valid {ttl:?}",
+                out.join("tls.crt").display()
             );
             Ok(())
         }
@@ -143,4 +189,17 @@ async fn shutdown_signal() {
         () = ctrl_c => {}
         () = terminate => {}
     }
+}
+
+/// Writes a private key readable by its owner only.
+fn write_key(path: &std::path::Path, key: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(key.as_bytes()))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -45,6 +45,7 @@ mod ca;
 mod server;
 mod spiffe;
 mod token;
+pub mod verify;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

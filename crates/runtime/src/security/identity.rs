@@ -13,6 +13,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use weft_placement::sentry::proto::sentry_client::SentryClient;
 use weft_placement::sentry::proto::SignRequest;
+use weft_placement::sentry::verify::spiffe_id_of;
 use weft_placement::sentry::{pem_certificates, SENTRY_APP_ID, SYSTEM_NAMESPACE};
 
 use super::tls;
@@ -106,21 +107,6 @@ impl SecurityConfig {
         self.trust_domain = trust_domain.into();
         self
     }
-}
-
-/// The SPIFFE id in the URI SAN of a certificate, if it has exactly one well-formed one.
-pub(crate) fn spiffe_id_of(cert: &CertificateDer<'_>) -> Option<SpiffeId> {
-    let (_, x509) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
-    let san = x509.subject_alternative_name().ok()??;
-    let mut uris = san.value.general_names.iter().filter_map(|n| match n {
-        x509_parser::extensions::GeneralName::URI(uri) => Some(*uri),
-        _ => None,
-    });
-    let uri = uris.next()?;
-    if uris.next().is_some() {
-        return None;
-    }
-    uri.parse().ok()
 }
 
 fn not_after_of(cert: &CertificateDer<'_>) -> Option<SystemTime> {

@@ -21,19 +21,15 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::ResolvesClientCert;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use rustls::{
-    ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig,
-    SignatureScheme,
-};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::identity::spiffe_id_of;
 use super::SpiffeId;
+use weft_placement::sentry::verify::{check_spiffe, client_verifier, spiffe_id_of};
 
 /// How long a peer may take to complete its handshake with the invoke server.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -66,48 +62,6 @@ impl ResolvesClientCert for CurrentCert {
     fn has_certs(&self) -> bool {
         true
     }
-}
-
-/// Why a certificate with a valid chain is refused all the same.
-#[derive(Debug)]
-struct SpiffeMismatch(String);
-
-impl fmt::Display for SpiffeMismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for SpiffeMismatch {}
-
-/// A refusal as a certificate error, so the peer gets a `bad_certificate` alert (and a caller
-/// knows its handshake failed) rather than a silently closed connection.
-fn refused(why: String) -> rustls::Error {
-    rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
-        Arc::new(SpiffeMismatch(why)),
-    )))
-}
-
-/// Checks that a verified leaf names a workload of `trust_domain` (and, when given, exactly
-/// `expected`).
-fn check_spiffe(
-    leaf: &CertificateDer<'_>,
-    trust_domain: &str,
-    expected: Option<&SpiffeId>,
-) -> Result<SpiffeId, rustls::Error> {
-    let id = spiffe_id_of(leaf)
-        .ok_or_else(|| refused("the peer certificate carries no SPIFFE id".to_owned()))?;
-    if id.trust_domain() != trust_domain {
-        return Err(refused(format!(
-            "the peer {id} is not of trust domain `{trust_domain}`"
-        )));
-    }
-    if let Some(expected) = expected {
-        if &id != expected {
-            return Err(refused(format!("the peer is {id}, expected {expected}")));
-        }
-    }
-    Ok(id)
 }
 
 /// Verifies a server: chain to the trust bundle, validity, and its SPIFFE id. The DNS name is
@@ -191,54 +145,6 @@ impl ServerCertVerifier for SpiffeServerVerifier {
     }
 }
 
-/// Verifies a client: webpki's client verification (chain, validity, client-auth usage) and
-/// then the trust domain of its SPIFFE id. A client without a certificate is refused.
-#[derive(Debug)]
-struct SpiffeClientVerifier {
-    inner: Arc<dyn ClientCertVerifier>,
-    trust_domain: String,
-}
-
-impl ClientCertVerifier for SpiffeClientVerifier {
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.inner.root_hint_subjects()
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        self.inner
-            .verify_client_cert(end_entity, intermediates, now)?;
-        check_spiffe(end_entity, &self.trust_domain, None)?;
-        Ok(ClientCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
 /// The server config of the invoke server: TLS 1.3, client certificate required, no session
 /// resumption (every connection proves its identity afresh).
 pub(crate) fn server_config(
@@ -246,13 +152,7 @@ pub(crate) fn server_config(
     trust_domain: &str,
     current: Arc<ArcSwap<CertifiedKey>>,
 ) -> Result<ServerConfig, rustls::Error> {
-    let inner = WebPkiClientVerifier::builder_with_provider(roots, provider())
-        .build()
-        .map_err(|e| rustls::Error::General(format!("client verifier: {e}")))?;
-    let verifier = Arc::new(SpiffeClientVerifier {
-        inner,
-        trust_domain: trust_domain.to_owned(),
-    });
+    let verifier = client_verifier(roots, trust_domain, provider())?;
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)
