@@ -26,8 +26,13 @@ async fn hosts_register_with_placement_over_mtls_and_plain_text_hosts_cannot() {
 async fn placement_serves_mtls_with_a_fixed_certificate_as_the_binary_does() {
     let pki = Pki::start(TRUST_DOMAIN, Duration::from_secs(3600)).await;
     // What `weft-sentry issue` writes and `weft-placement --tls-cert` reads.
-    let id = "spiffe://weft.test/ns/weft-system/weft-placement".parse().unwrap();
-    let (cert, key) = pki.ca.issue_key_and_cert(&id, Duration::from_secs(3600)).unwrap();
+    let id = "spiffe://weft.test/ns/weft-system/weft-placement"
+        .parse()
+        .unwrap();
+    let (cert, key) = pki
+        .ca
+        .issue_key_and_cert(&id, Duration::from_secs(3600))
+        .unwrap();
     let tls = weft_placement::sentry::verify::mtls_server_config(
         &cert,
         &key,
