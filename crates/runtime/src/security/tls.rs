@@ -10,7 +10,6 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -195,8 +194,6 @@ pub(crate) fn client_config(
 pub(crate) struct PeerInfo {
     /// The SPIFFE id of the verified client certificate.
     pub(crate) identity: Arc<SpiffeId>,
-    #[allow(dead_code)] // kept for the audit log lines of future checks
-    pub(crate) remote: Option<SocketAddr>,
 }
 
 pin_project_lite::pin_project! {
@@ -324,7 +321,6 @@ pub(crate) fn incoming(
                     inner: tls,
                     info: PeerInfo {
                         identity: Arc::new(identity),
-                        remote: Some(remote),
                     },
                 };
                 let _ = tx.send(Ok(conn)).await;
@@ -334,8 +330,9 @@ pub(crate) fn incoming(
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
-/// A TLS failure before the peer accepted the connection: no request can have reached it, so
-/// the call is safe to retry (a handshake racing a certificate renewal, say).
+/// A failure while connecting — TCP, the TLS handshake, or waiting for the server's first
+/// bytes, which it sends only once it accepted our certificate — before any request byte was
+/// written: the call is safe to retry (a handshake racing a certificate renewal, say).
 #[derive(Debug)]
 pub(crate) struct HandshakeFailed(pub(crate) io::Error);
 
@@ -353,12 +350,6 @@ impl std::error::Error for HandshakeFailed {
 
 fn handshake_failed(e: io::Error) -> io::Error {
     io::Error::new(e.kind(), HandshakeFailed(e))
-}
-
-/// Whether an I/O error of a client connection is a TLS-level refusal (an alert from the
-/// server, a certificate refused) rather than a plain network failure.
-fn is_tls_error(e: &io::Error) -> bool {
-    e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
 }
 
 /// Dials TCP + TLS for a tonic channel (`Endpoint::connect_with_connector_lazy`).
@@ -407,44 +398,46 @@ impl tower::Service<http::Uri> for TlsConnector {
                     |n| n.to_owned(),
                 )
             });
-            let tls = tokio_rustls::TlsConnector::from(config)
+            let mut tls = tokio_rustls::TlsConnector::from(config)
                 .connect(name, tcp)
                 .await
                 .map_err(handshake_failed)?;
+            // In TLS 1.3 the server checks the client's certificate after the client considers
+            // the handshake done: wait for the server's first bytes (its HTTP/2 SETTINGS, sent
+            // unprompted) before handing the connection over, so a refusal surfaces here, before
+            // a single request byte was written, and never as an ambiguous mid-call failure.
+            let mut first = vec![0u8; 1024];
+            let n = tokio::io::AsyncReadExt::read(&mut tls, &mut first)
+                .await
+                .map_err(handshake_failed)?;
+            if n == 0 {
+                return Err(handshake_failed(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection right after the TLS handshake",
+                )));
+            }
+            first.truncate(n);
             Ok(hyper_util::rt::TokioIo::new(ClientConn {
                 inner: tls,
-                confirmed: false,
+                prefix: bytes::Bytes::from(first),
             }))
         })
     }
 }
 
 pin_project_lite::pin_project! {
-    /// A client TLS connection. Until the server has sent its first bytes, a TLS error (in
-    /// TLS 1.3 the server refuses a client certificate only after the client's handshake is
-    /// done) is marked [`HandshakeFailed`]: the server never accepted the connection.
+    /// A client TLS connection the server has accepted (it sent its first bytes, kept in
+    /// `prefix` for the HTTP/2 client to read first).
     pub(crate) struct ClientConn {
         #[pin]
         inner: tokio_rustls::client::TlsStream<TcpStream>,
-        confirmed: bool,
+        prefix: bytes::Bytes,
     }
 }
 
 impl fmt::Debug for ClientConn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientConn")
-            .field("confirmed", &self.confirmed)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ClientConn {
-    fn mark(confirmed: bool, e: io::Error) -> io::Error {
-        if !confirmed && is_tls_error(&e) {
-            handshake_failed(e)
-        } else {
-            e
-        }
+        f.debug_struct("ClientConn").finish_non_exhaustive()
     }
 }
 
@@ -455,17 +448,12 @@ impl AsyncRead for ClientConn {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.project();
-        let before = buf.filled().len();
-        match this.inner.poll_read(cx, buf) {
-            Poll::Ready(Ok(())) => {
-                if buf.filled().len() > before {
-                    *this.confirmed = true;
-                }
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(Self::mark(*this.confirmed, e))),
-            Poll::Pending => Poll::Pending,
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix.split_to(n));
+            return Poll::Ready(Ok(()));
         }
+        this.inner.poll_read(cx, buf)
     }
 }
 
@@ -475,22 +463,26 @@ impl AsyncWrite for ClientConn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.project();
-        match this.inner.poll_write(cx, buf) {
-            Poll::Ready(Err(e)) => Poll::Ready(Err(Self::mark(*this.confirmed, e))),
-            other => other,
-        }
+        self.project().inner.poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.project();
-        match this.inner.poll_flush(cx) {
-            Poll::Ready(Err(e)) => Poll::Ready(Err(Self::mark(*this.confirmed, e))),
-            other => other,
-        }
+        self.project().inner.poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.project().inner.poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.project().inner.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }
