@@ -22,6 +22,8 @@ pub enum ErrorKind {
     Bind,
     /// A server failed while serving.
     Serve,
+    /// The Sentry's key material could not be created, read or used.
+    Security,
 }
 
 impl Error {
@@ -34,6 +36,15 @@ impl Error {
             kind,
             message: message.into(),
             source: Some(source.into()),
+        }
+    }
+
+    /// An error without an underlying cause.
+    pub(crate) fn msg(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            source: None,
         }
     }
 

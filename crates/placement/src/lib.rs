@@ -45,6 +45,7 @@ mod link;
 mod membership;
 pub mod proto;
 pub mod ring;
+pub mod sentry;
 mod server;
 mod spans;
 mod state;

@@ -47,6 +47,7 @@ mod placement;
 pub mod reminder;
 pub mod resiliency;
 pub mod resolve;
+pub mod security;
 pub mod service;
 pub mod state;
 pub mod telemetry;

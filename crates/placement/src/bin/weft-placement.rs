@@ -46,6 +46,19 @@ struct Args {
     /// Longest a host holds calls during a round before unlocking by itself.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     lock_timeout: Duration,
+    /// Serve hosts over mutual TLS with this certificate (PEM, e.g. from `weft-sentry issue`);
+    /// needs --tls-key and --trust-bundle. Without it: plain text.
+    #[arg(long, requires_all = ["tls_key", "trust_bundle"])]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The key of --tls-cert (PEM).
+    #[arg(long)]
+    tls_key: Option<std::path::PathBuf>,
+    /// The trust bundle hosts' certificates must chain to (the Sentry's ca.crt).
+    #[arg(long)]
+    trust_bundle: Option<std::path::PathBuf>,
+    /// The trust domain hosts' SPIFFE ids must belong to.
+    #[arg(long, default_value = weft_placement::sentry::DEFAULT_TRUST_DOMAIN)]
+    trust_domain: String,
 }
 
 #[tokio::main]
@@ -65,12 +78,31 @@ async fn main() -> ExitCode {
         coalesce_window: args.coalesce_window,
         lock_timeout: args.lock_timeout,
     };
-    let served = PlacementServer::builder()
+    let mut server = PlacementServer::builder()
         .config(config)
         .grpc_addr(args.listen)
-        .http_addr(args.http)
-        .serve_with_shutdown(shutdown_signal())
-        .await;
+        .http_addr(args.http);
+    if let (Some(cert), Some(key), Some(bundle)) =
+        (&args.tls_cert, &args.tls_key, &args.trust_bundle)
+    {
+        let read = |p: &std::path::Path| {
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+        };
+        let tls = read(cert).and_then(|c| {
+            let k = read(key)?;
+            let b = read(bundle)?;
+            weft_placement::sentry::verify::mtls_server_config(&c, &k, &b, &args.trust_domain)
+                .map_err(|e| e.to_string())
+        });
+        match tls {
+            Ok(tls) => server = server.tls(tls),
+            Err(error) => {
+                tracing::error!(%error, "placement failed");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let served = server.serve_with_shutdown(shutdown_signal()).await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

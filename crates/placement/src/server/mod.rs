@@ -1,6 +1,7 @@
 //! Starting, observing and stopping the placement service (gRPC + HTTP).
 
 mod connect;
+mod tls;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -52,6 +53,7 @@ pub struct PlacementServer {
     config: PlacementConfig,
     grpc_addr: SocketAddr,
     http_addr: Option<SocketAddr>,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 impl Default for PlacementServer {
@@ -60,6 +62,7 @@ impl Default for PlacementServer {
             config: PlacementConfig::default(),
             grpc_addr: DEFAULT_GRPC_ADDR,
             http_addr: None,
+            tls: None,
         }
     }
 }
@@ -89,6 +92,14 @@ impl PlacementServer {
         self
     }
 
+    /// Serves hosts over TLS with `config` only — mutual TLS when it requires client
+    /// certificates, as a host's `WorkloadIdentity::tls_server_config()` does (weft-runtime).
+    /// Defaults to none: plain text, logged as a warning at start.
+    pub fn tls(mut self, config: std::sync::Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// Validates the configuration, binds the listeners and starts serving in the background.
     ///
     /// # Errors
@@ -113,12 +124,22 @@ impl PlacementServer {
         let (events, state) = dissemination::spawn(config.clone(), shutdown.clone(), &mut tasks);
 
         let service = ConnectService::new(events, config.faulty_host_timeout, shutdown.clone());
-        let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
-        let grpc = tonic::transport::Server::builder()
+        let router = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(config.faulty_host_timeout))
             .http2_keepalive_timeout(Some(config.faulty_host_timeout))
-            .add_service(GrpcPlacementServer::new(service))
-            .serve_with_incoming_shutdown(incoming, shutdown.clone().cancelled_owned());
+            .add_service(GrpcPlacementServer::new(service));
+        let stop = shutdown.clone().cancelled_owned();
+        let grpc: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match self.tls {
+            Some(tls) => Box::pin(router.serve_with_incoming_shutdown(
+                tls::incoming(grpc_listener, tls, shutdown.clone()),
+                stop,
+            )),
+            None => {
+                warn!("SECURITY IS OFF: hosts connect to placement in plain text");
+                let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
+                Box::pin(router.serve_with_incoming_shutdown(incoming, stop))
+            }
+        };
         tasks.spawn(async move {
             grpc.await
                 .map_err(|e| Error::new(ErrorKind::Serve, "placement gRPC server failed", e))

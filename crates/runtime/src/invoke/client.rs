@@ -1,5 +1,6 @@
 //! Outbound host-to-host calls: one lazily connected HTTP/2 channel per peer address.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,6 +13,7 @@ use super::proto::invoke_client::InvokeClient;
 use super::proto::{service_reply, CallRequest, ServiceRequest};
 use super::wire;
 use crate::error::{Error, ErrorKind};
+use crate::security::tls::TlsConnector;
 use crate::service::ServiceResponse;
 
 /// How a forwarded call failed.
@@ -24,13 +26,23 @@ pub(crate) enum RemoteError {
     Transport { error: Error, never_sent: bool },
 }
 
-/// The channels to other hosts, by address.
+/// The channels to other hosts, by address: plain HTTP/2, or mutual TLS when the host has a
+/// workload identity.
 #[derive(Debug, Default)]
 pub(crate) struct Peers {
     clients: DashMap<String, InvokeClient<Channel>, foldhash::fast::RandomState>,
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Peers {
+    /// Channels over mutual TLS with `tls`.
+    pub(crate) fn with_tls(tls: Arc<rustls::ClientConfig>) -> Self {
+        Peers {
+            clients: DashMap::default(),
+            tls: Some(tls),
+        }
+    }
+
     fn client(&self, address: &str) -> Result<InvokeClient<Channel>, Error> {
         if let Some(client) = self.clients.get(address) {
             return Ok(client.clone());
@@ -46,7 +58,11 @@ impl Peers {
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(5));
-        let client = InvokeClient::new(endpoint.connect_lazy());
+        let channel = match &self.tls {
+            Some(tls) => endpoint.connect_with_connector_lazy(TlsConnector::new(Arc::clone(tls))),
+            None => endpoint.connect_lazy(),
+        };
+        let client = InvokeClient::new(channel);
         self.clients.insert(address.to_owned(), client.clone());
         Ok(client)
     }

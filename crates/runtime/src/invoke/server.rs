@@ -2,6 +2,7 @@
 //! host's router exactly as a local call, marked as forwarded once, and each service call to
 //! the host's service methods.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::proto::invoke_server::Invoke;
@@ -10,6 +11,7 @@ use super::wire;
 use crate::actor::{ActorId, ActorKey, ActorType, CallChain, Deadline};
 use crate::error::Error;
 use crate::host::{HostHandle, Request};
+use crate::security::tls::PeerInfo;
 
 /// The invoke service of one host.
 #[derive(Debug, Clone)]
@@ -75,7 +77,14 @@ impl Invoke for InvokeService {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_grpc_timeout)
             .unwrap_or(self.host.config().call_timeout);
-        let reply = crate::service::server::serve(&self.host, request.into_inner(), timeout).await;
+        // Who calls comes from the verified certificate of the connection (put there by the TLS
+        // accept loop), never from the request's own fields or headers.
+        let caller = request
+            .extensions()
+            .get::<PeerInfo>()
+            .map(|peer| Arc::clone(&peer.identity));
+        let reply =
+            crate::service::server::serve(&self.host, request.into_inner(), timeout, caller).await;
         Ok(tonic::Response::new(reply))
     }
 }

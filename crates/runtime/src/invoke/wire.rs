@@ -3,6 +3,7 @@
 use super::proto;
 use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
+use crate::security::tls::HandshakeFailed;
 
 const KINDS: [ErrorKind; 14] = [
     ErrorKind::NotFound,
@@ -85,7 +86,8 @@ pub(crate) fn codec_from_wire(codec: i32) -> Result<Codec, Error> {
 ///
 /// Never sent: no connection could be made (refused, not connected), hyper canceled the request
 /// before it started writing it (the connection closed while it was queued; hyper's own pool
-/// retries exactly these), or HTTP/2 refused the stream. Everything else is ambiguous and is not retried: a reset *or* a broken pipe fails
+/// retries exactly these), HTTP/2 refused the stream, or the TLS handshake failed before the
+/// callee accepted the connection ([`HandshakeFailed`]). Everything else is ambiguous and is not retried: a reset *or* a broken pipe fails
 /// every stream of the connection, including requests the peer already received and ran before
 /// it died (found by the chaos test: retrying on `EPIPE` applied an increment twice).
 pub(crate) fn from_status(status: &tonic::Status, target: &str) -> (Error, bool) {
@@ -99,6 +101,11 @@ pub(crate) fn from_status(status: &tonic::Status, target: &str) -> (Error, bool)
                 io.kind(),
                 Io::ConnectionRefused | Io::NotConnected | Io::AddrNotAvailable
             );
+            // A TLS failure before the callee accepted the connection (a handshake racing a
+            // certificate renewal, a refused certificate): no request bytes reached the app.
+            never_sent |= io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<HandshakeFailed>());
         }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             never_sent |= h.is_canceled();
@@ -145,6 +152,31 @@ mod tests {
         ));
         assert_eq!(e.kind(), ErrorKind::ActorFailed);
         assert_eq!(e.app_error().map(|b| &b[..]), Some(&b"\x01\x02"[..]));
+    }
+
+    #[test]
+    fn tls_handshake_failures_are_never_sent_and_other_tls_errors_are_not() {
+        use std::sync::Arc;
+        let tls = || {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                rustls::Error::AlertReceived(rustls::AlertDescription::BadCertificate),
+            )
+        };
+        let mut status = tonic::Status::unavailable("transport error");
+        status.set_source(Arc::new(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            HandshakeFailed(tls()),
+        )));
+        let (error, never_sent) = from_status(&status, "h");
+        assert!(never_sent);
+        assert_eq!(error.kind(), ErrorKind::Unavailable);
+        // The same TLS error once the callee had accepted the connection: ambiguous.
+        let mut status = tonic::Status::unavailable("transport error");
+        status.set_source(Arc::new(tls()));
+        let (error, never_sent) = from_status(&status, "h");
+        assert!(!never_sent);
+        assert_eq!(error.kind(), ErrorKind::Interrupted);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use weft_placement::proto::{Ack, Heartbeat, HostMessage, Order, Phase, Register}
 
 use super::ClusterConfig;
 use crate::host::HostHandle;
+use crate::security::tls::TlsConnector;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -58,14 +59,22 @@ async fn session(
     let Some(cluster) = host.cluster() else {
         return Err("not a cluster host".to_owned());
     };
-    let channel = tonic::transport::Endpoint::from_shared(config.placement.clone())
+    let endpoint = tonic::transport::Endpoint::from_shared(config.placement.clone())
         .map_err(|e| format!("bad placement address: {e}"))?
         .connect_timeout(Duration::from_secs(2))
         .http2_keep_alive_interval(Duration::from_secs(5))
-        .keep_alive_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
+        .keep_alive_timeout(Duration::from_secs(5));
+    // With a workload identity the stream is mutual TLS: placement's certificate must chain to
+    // the trust bundle and be of the trust domain, and it sees ours.
+    let channel = match host.identity() {
+        Some(identity) => {
+            endpoint
+                .connect_with_connector(TlsConnector::new(identity.client_config()))
+                .await
+        }
+        None => endpoint.connect().await,
+    }
+    .map_err(|e| format!("cannot connect: {}", crate::security::error_chain(&e)))?;
     // The rpc is named `Connect`, which shadows the generated `PlacementClient::connect(dst)`.
     let mut client = PlacementClient::new(channel);
     let (tx, rx) = mpsc::channel(64);

@@ -1,6 +1,7 @@
 //! What a service call carries: [`ServiceCall`] (caller side), [`ServiceRequest`] (callee side),
 //! [`ServiceResponse`] (both).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,6 +11,7 @@ use tokio::time::Instant;
 
 use crate::error::{Error, ErrorKind};
 use crate::host::HostHandle;
+use crate::security::SpiffeId;
 use crate::telemetry::propagation::{TraceContext, TRACEPARENT};
 
 /// Finds a header by name, ignoring ASCII case (as HTTP does).
@@ -130,6 +132,7 @@ pub struct ServiceRequest {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Bytes,
     pub(crate) caller_app_id: Option<String>,
+    pub(crate) caller: Option<Arc<SpiffeId>>,
     pub(crate) deadline: Instant,
     pub(crate) host: HostHandle,
 }
@@ -183,9 +186,17 @@ impl ServiceRequest {
         })
     }
 
-    /// The caller's app id, as the caller stated it (`None` for a caller without one).
+    /// The caller's app id. With security on, the app id of the caller's verified certificate
+    /// (whatever the caller wrote in the request); in plain-text mode, what the caller stated,
+    /// which nothing verifies. `None` for a caller without one.
     pub fn caller_app_id(&self) -> Option<&str> {
         self.caller_app_id.as_deref()
+    }
+
+    /// The caller's verified identity: the SPIFFE id of its certificate (`None` in plain-text
+    /// mode and for calls from this host itself).
+    pub fn caller(&self) -> Option<&SpiffeId> {
+        self.caller.as_deref()
     }
 
     /// When the caller stops waiting; the handler is cancelled then.

@@ -1,7 +1,9 @@
-//! The callee's side of a service call: check it is for this app, find the method, run the
-//! handler within the caller's deadline, catch its panics.
+//! The callee's side of a service call: check it is for this app, check the caller's verified
+//! identity against the app's access control, find the method, run the handler within the
+//! caller's deadline, catch its panics.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -11,6 +13,7 @@ use super::{truncate, ServiceRequest, ServiceResponse};
 use crate::error::{Error, ErrorKind};
 use crate::host::HostHandle;
 use crate::invoke::proto;
+use crate::security::{AccessControl, Action, SpiffeId};
 use crate::telemetry::propagation::{TraceContext, TRACEPARENT};
 
 /// Serves one inbound service call; every outcome becomes a reply (never a transport error).
@@ -18,8 +21,9 @@ pub(crate) async fn serve(
     host: &HostHandle,
     request: proto::ServiceRequest,
     timeout: Duration,
+    caller: Option<Arc<SpiffeId>>,
 ) -> proto::ServiceReply {
-    let result = run(host, request, timeout).await;
+    let result = run(host, request, timeout, caller).await;
     let result = match result {
         Ok(r) => proto::service_reply::Result::Response(proto::ServiceResponse {
             status: u32::from(r.status),
@@ -41,6 +45,7 @@ async fn run(
     host: &HostHandle,
     request: proto::ServiceRequest,
     timeout: Duration,
+    caller: Option<Arc<SpiffeId>>,
 ) -> Result<ServiceResponse, Error> {
     let deadline = Instant::now() + timeout;
     let fabric = host.fabric();
@@ -62,6 +67,9 @@ async fn run(
             ErrorKind::ShuttingDown,
             format!("app `{}` instance is shutting down", fabric.app_id),
         ));
+    }
+    if let Some(acl) = host.access_control() {
+        authorize(acl, &fabric.app_id, caller.as_deref(), &request)?;
     }
     let methods = host.methods();
     let Some(handler) = methods.get(&request.method) else {
@@ -99,7 +107,14 @@ async fn run(
         query: request.query,
         headers,
         body: request.body,
-        caller_app_id: Some(request.caller_app_id).filter(|c| !c.is_empty()),
+        // With mTLS the caller is who its certificate says; the stated id is only believed in
+        // plain-text mode, where nothing can be verified anyway.
+        caller_app_id: match (&caller, host.is_secure()) {
+            (Some(id), _) => Some(id.app_id().to_owned()),
+            (None, true) => None,
+            (None, false) => Some(request.caller_app_id).filter(|c| !c.is_empty()),
+        },
+        caller,
         deadline,
         host: host.clone(),
     };
@@ -123,5 +138,41 @@ async fn run(
             "method `{method}` of app `{}` did not answer within the caller's deadline ({timeout:?})",
             fabric.app_id
         ))),
+    }
+}
+
+/// Applies the app's access control to one call; a denial is logged on `weft::audit`.
+fn authorize(
+    acl: &AccessControl,
+    app_id: &str,
+    caller: Option<&SpiffeId>,
+    request: &proto::ServiceRequest,
+) -> Result<(), Error> {
+    let verb = if request.verb.is_empty() {
+        "POST"
+    } else {
+        request.verb.as_str()
+    };
+    let decision = acl.decide(caller, &request.method, verb);
+    let who = caller.map_or_else(|| "an unidentified caller".to_owned(), ToString::to_string);
+    let method = truncate(&request.method, 128);
+    let verb = truncate(verb, 16);
+    match decision.action {
+        Action::Allow => {
+            tracing::debug!(target: "weft::audit", app_id = %app_id, caller = %who,
+                method = %method, verb = %verb, rule = %decision.reason, "call allowed");
+            Ok(())
+        }
+        Action::Deny => {
+            tracing::warn!(target: "weft::audit", app_id = %app_id, caller = %who,
+                method = %method, verb = %verb, rule = %decision.reason, "call denied");
+            Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "app `{app_id}` does not allow {who} to call `{verb} {method}` ({})",
+                    decision.reason
+                ),
+            ))
+        }
     }
 }

@@ -5,6 +5,8 @@
 
 mod dns;
 mod redis;
+mod wire;
 
 pub use self::dns::FakeDns;
 pub use self::redis::RedisServer;
+pub use self::wire::RawClient;

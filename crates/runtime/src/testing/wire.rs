@@ -1,0 +1,92 @@
+//! A raw invoke client: sends service calls with whatever the caller claims to be, over a
+//! channel of the test's choosing (plain, TLS without a certificate, TLS with an identity).
+//! Security tests use it to show the callee believes the certificate, not the request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::error::{Error, ErrorKind};
+use crate::invoke::client::{Peers, RemoteError};
+use crate::invoke::proto;
+use crate::security::WorkloadIdentity;
+use crate::service::ServiceResponse;
+
+/// Sends hand-made service calls to one instance.
+#[derive(Debug)]
+pub struct RawClient {
+    peers: Peers,
+}
+
+impl RawClient {
+    /// Plain-text HTTP/2.
+    pub fn plain() -> Self {
+        RawClient {
+            peers: Peers::default(),
+        }
+    }
+
+    /// Mutual TLS with `identity`.
+    pub fn tls(identity: &WorkloadIdentity) -> Self {
+        RawClient {
+            peers: Peers::with_tls(identity.client_config()),
+        }
+    }
+
+    /// TLS that verifies the server with `trust_bundle_pem` but presents no certificate.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] for a bad bundle.
+    pub fn tls_without_certificate(
+        trust_bundle_pem: &str,
+        trust_domain: &str,
+    ) -> Result<Self, Error> {
+        let roots = crate::security::identity_roots(trust_bundle_pem)?;
+        let config = crate::security::tls::client_config(roots, trust_domain, None, None)
+            .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+        Ok(RawClient {
+            peers: Peers::with_tls(Arc::new(config)),
+        })
+    }
+
+    /// Calls `method` of `app_id` in `namespace` at `address`, stating `claimed_caller` as the
+    /// caller's app id and adding `headers`.
+    ///
+    /// # Errors
+    /// The callee's error, or the transport's (`Unavailable` when the call provably never
+    /// reached the callee).
+    pub async fn call(
+        &self,
+        address: &str,
+        app_id: &str,
+        namespace: &str,
+        method: &str,
+        claimed_caller: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<ServiceResponse, Error> {
+        let request = proto::ServiceRequest {
+            app_id: app_id.to_owned(),
+            namespace: namespace.to_owned(),
+            method: method.to_owned(),
+            verb: "POST".to_owned(),
+            query: String::new(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| proto::Header {
+                    name: (*n).to_owned(),
+                    value: (*v).to_owned(),
+                })
+                .collect(),
+            body: bytes::Bytes::new(),
+            caller_app_id: claimed_caller.to_owned(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        self.peers
+            .service(address, request, deadline)
+            .await
+            .map_err(|e| match e {
+                RemoteError::Callee(e) | RemoteError::Transport { error: e, .. } => e,
+            })
+    }
+}

@@ -1,0 +1,107 @@
+//! Host-to-placement mutual TLS: placement serves with a workload certificate; hosts with
+//! identities register over mTLS and find each other through the placement registry; a
+//! plain-text host cannot register.
+
+mod security_support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use security_support::{backend, Counter, Pki, TRUST_DOMAIN};
+use weft::{ClusterConfig, Host};
+use weft_placement::PlacementServer;
+
+const LIMIT: Duration = Duration::from_secs(15);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_register_with_placement_over_mtls_and_plain_text_hosts_cannot() {
+    let pki = Pki::start(TRUST_DOMAIN, Duration::from_secs(3600)).await;
+    // Placement with a renewed workload identity, as a process embedding it would run it.
+    let placement_identity = pki.identity_in("weft-system", "weft-placement").await;
+    scenario(&pki, placement_identity.tls_server_config()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn placement_serves_mtls_with_a_fixed_certificate_as_the_binary_does() {
+    let pki = Pki::start(TRUST_DOMAIN, Duration::from_secs(3600)).await;
+    // What `weft-sentry issue` writes and `weft-placement --tls-cert` reads.
+    let id = "spiffe://weft.test/ns/weft-system/weft-placement"
+        .parse()
+        .unwrap();
+    let (cert, key) = pki
+        .ca
+        .issue_key_and_cert(&id, Duration::from_secs(3600))
+        .unwrap();
+    let tls = weft_placement::sentry::verify::mtls_server_config(
+        &cert,
+        &key,
+        &pki.bundle_pem,
+        TRUST_DOMAIN,
+    )
+    .unwrap();
+    scenario(&pki, tls).await;
+}
+
+async fn scenario(pki: &Pki, tls: std::sync::Arc<rustls::ServerConfig>) {
+    let placement = PlacementServer::builder()
+        .grpc_addr("127.0.0.1:0".parse().unwrap())
+        .tls(tls)
+        .start()
+        .await
+        .expect("placement starts");
+    let uri = format!("http://{}", placement.grpc_addr());
+
+    let counter = Arc::new(Counter::default());
+    let _backend = backend(Host::builder(), Arc::clone(&counter))
+        .security(pki.identity("backend").await)
+        .cluster(ClusterConfig::new("backend-1", uri.clone()))
+        .start()
+        .expect("backend starts");
+    let frontend = Host::builder()
+        .app_id("frontend")
+        .security(pki.identity("frontend").await)
+        .cluster(ClusterConfig::new("frontend-1", uri.clone()))
+        .start()
+        .expect("frontend starts");
+    let _intruder = Host::builder()
+        .app_id("intruder")
+        .cluster(ClusterConfig::new("intruder-1", uri.clone()))
+        .start()
+        .expect("intruder starts");
+
+    // The frontend finds the backend through the registry placement disseminates.
+    let start = Instant::now();
+    let answer = loop {
+        match frontend
+            .handle()
+            .invoke("backend", "whoami", Bytes::new())
+            .await
+        {
+            Ok(answer) => break answer,
+            Err(e) => {
+                assert!(start.elapsed() < LIMIT, "no call through the registry: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert!(String::from_utf8(answer.to_vec())
+        .unwrap()
+        .starts_with(&format!("spiffe://{TRUST_DOMAIN}/ns/default/frontend|")));
+
+    // Give the plain-text host as long again as the others needed, plus its reconnect backoff.
+    tokio::time::sleep(start.elapsed() + Duration::from_secs(1)).await;
+    let mut ids: Vec<String> = placement
+        .snapshot()
+        .host_list
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["backend-1", "frontend-1"],
+        "only mTLS hosts registered"
+    );
+    placement.shutdown().await.expect("placement stops");
+}
