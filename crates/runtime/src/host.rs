@@ -1201,7 +1201,7 @@ impl HostHandle {
         id: &'a str,
         request: Request,
     ) -> Result<Reply<'a>, Error> {
-        self.send_local_as(actor_type, id, request, CallOrigin::Call)
+        self.send_local_as(actor_type, id, request, None)
     }
 
     /// A turn of `origin` (a reminder) on an actor of this host, and its reply.
@@ -1212,16 +1212,17 @@ impl HostHandle {
         request: Request,
         origin: CallOrigin,
     ) -> Result<Bytes, Error> {
-        self.send_local_as(actor_type, id, request, origin)?.await
+        self.send_local_as(actor_type, id, request, Some(Box::new(origin)))?
+            .await
     }
 
-    /// As `send_local`, for a turn of `origin` (a call, or a reminder).
+    /// As `send_local`, for a turn of `origin` (`None`: a call).
     pub(crate) fn send_local_as<'a>(
         &'a self,
         actor_type: &'a str,
         id: &'a str,
         request: Request,
-        origin: CallOrigin,
+        origin: Option<Box<CallOrigin>>,
     ) -> Result<Reply<'a>, Error> {
         let Request {
             method,

@@ -654,7 +654,15 @@ async fn serve_call<A: Actor>(
         execute(
             act,
             ctx,
-            actor.handle(ctx, Call::new(method, payload, codec, origin)),
+            actor.handle(
+                ctx,
+                Call::new(
+                    method,
+                    payload,
+                    codec,
+                    origin.map_or(CallOrigin::Call, |o| *o)
+                )
+            ),
         ),
         &span,
     ));
@@ -729,7 +737,15 @@ async fn nested_turn<A: Actor>(actor: &A, act: &Arc<Activation>, call: CallEnvel
         execute(
             act,
             &ctx,
-            actor.handle(&ctx, Call::new(method, payload, codec, origin)),
+            actor.handle(
+                &ctx,
+                Call::new(
+                    method,
+                    payload,
+                    codec,
+                    origin.map_or(CallOrigin::Call, |o| *o),
+                ),
+            ),
         ),
         &span,
     )

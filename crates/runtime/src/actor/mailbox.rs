@@ -19,8 +19,10 @@ pub(crate) struct CallEnvelope {
     pub(crate) deadline: Deadline,
     pub(crate) chain: Option<CallChain>,
     pub(crate) reply: oneshot::Sender<Result<Bytes, Error>>,
-    /// A call, or a reminder firing (which also runs as a call turn).
-    pub(crate) origin: CallOrigin,
+    /// `None` for a call; a reminder firing (which also runs as a call turn) says so here.
+    /// Boxed: the envelope is moved several times per call, and past ~128 bytes every move
+    /// becomes a `memcpy` call (measured: ~290 instructions per call).
+    pub(crate) origin: Option<Box<CallOrigin>>,
 }
 
 /// A timer firing; stale when the timer was replaced or removed since (generation differs).
