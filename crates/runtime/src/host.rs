@@ -1034,7 +1034,7 @@ impl HostHandle {
         &self,
         app_id: &str,
     ) -> Result<Vec<crate::resolve::Instance>, Error> {
-        self.inner.fabric.resolve(app_id).await
+        Ok(self.inner.fabric.resolve(app_id).await?.to_vec())
     }
 
     /// Whether round-robin currently skips the instance at `address` (it failed to take a call

@@ -1,6 +1,7 @@
 //! The placement registry: every host of the cluster with its app id, as placement last sent it,
 //! and the [`NameResolver`] that answers from it.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
@@ -13,8 +14,11 @@ use crate::resolve::{check_names, no_instances, Instance, NameResolver};
 /// The cluster's hosts by app id, replaced whole on every `Members` message.
 #[derive(Debug, Default)]
 pub(crate) struct Members {
-    instances: RwLock<Arc<Vec<Instance>>>,
+    /// By app id, then namespace: looked up per call without allocating.
+    by_app: RwLock<Arc<ByApp>>,
 }
+
+type ByApp = HashMap<String, HashMap<String, Arc<[Instance]>>>;
 
 impl Members {
     /// Replaces the member list with placement's latest.
@@ -30,19 +34,33 @@ impl Members {
             .collect();
         // Stable order, so round-robin positions mean the same instance between updates.
         instances.sort_by(|a, b| a.address.cmp(&b.address));
+        let mut grouped: HashMap<(String, String), Vec<Instance>> = HashMap::new();
+        for i in instances {
+            grouped
+                .entry((i.app_id.clone(), i.namespace.clone()))
+                .or_default()
+                .push(i);
+        }
+        let mut by_app = ByApp::new();
+        for ((app, namespace), list) in grouped {
+            by_app
+                .entry(app)
+                .or_default()
+                .insert(namespace, Arc::from(list));
+        }
         *self
-            .instances
+            .by_app
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(instances);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(by_app);
     }
 
-    fn current(&self) -> Arc<Vec<Instance>> {
-        Arc::clone(
-            &self
-                .instances
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
+    fn find(&self, app_id: &str, namespace: &str) -> Option<Arc<[Instance]>> {
+        self.by_app
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(app_id)?
+            .get(namespace)
+            .cloned()
     }
 }
 
@@ -62,19 +80,12 @@ impl PlacementResolver {
 
 #[async_trait]
 impl NameResolver for PlacementResolver {
-    async fn resolve(&self, app_id: &str, namespace: &str) -> Result<Vec<Instance>, Error> {
+    async fn resolve(&self, app_id: &str, namespace: &str) -> Result<Arc<[Instance]>, Error> {
         check_names(app_id, namespace)?;
-        let found: Vec<Instance> = self
-            .cluster
+        self.cluster
             .members
-            .current()
-            .iter()
-            .filter(|i| i.app_id == app_id && i.namespace == namespace)
-            .cloned()
-            .collect();
-        if found.is_empty() {
-            return Err(no_instances(app_id, namespace));
-        }
-        Ok(found)
+            .find(app_id, namespace)
+            .filter(|found| !found.is_empty())
+            .ok_or_else(|| no_instances(app_id, namespace))
     }
 }

@@ -236,11 +236,11 @@ impl DnsResolverBuilder {
 
 #[async_trait]
 impl NameResolver for DnsResolver {
-    async fn resolve(&self, app_id: &str, namespace: &str) -> Result<Vec<Instance>, Error> {
+    async fn resolve(&self, app_id: &str, namespace: &str) -> Result<Arc<[Instance]>, Error> {
         check_names(app_id, namespace)?;
         let key = (app_id.to_owned(), namespace.to_owned());
         if let Some(instances) = self.cached(&key, Instant::now()) {
-            return Ok(instances.to_vec());
+            return Ok(instances);
         }
         let name = self.name_for(app_id, namespace)?;
         // Our cache missed or expired: make hickory's cache (which holds answers for their full
@@ -297,7 +297,7 @@ impl NameResolver for DnsResolver {
                 },
             );
         }
-        Ok(instances.to_vec())
+        Ok(instances)
     }
 }
 

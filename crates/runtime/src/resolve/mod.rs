@@ -13,6 +13,8 @@
 
 use std::fmt::Debug;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -55,7 +57,7 @@ pub trait NameResolver: Send + Sync + Debug + 'static {
     /// [`ErrorKind::NotFound`] when the app has no instances, [`ErrorKind::Unavailable`] when
     /// the source of truth cannot be reached (try again later), [`ErrorKind::InvalidArgument`]
     /// for an app id or namespace the resolver cannot express.
-    async fn resolve(&self, app_id: &str, namespace: &str) -> Result<Vec<Instance>, Error>;
+    async fn resolve(&self, app_id: &str, namespace: &str) -> Result<Arc<[Instance]>, Error>;
 }
 
 /// `NameResolver` must stay usable as `dyn NameResolver`.

@@ -1,6 +1,7 @@
 //! A resolver over a fixed list of instances.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,8 @@ use crate::error::{Error, ErrorKind};
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct StaticResolver {
-    apps: HashMap<(String, String), Vec<String>>,
+    /// The instances by app id, then namespace (looked up without allocating a key).
+    apps: HashMap<String, HashMap<String, Arc<[Instance]>>>,
 }
 
 /// The serialized form of a [`StaticResolver`]:
@@ -66,13 +68,26 @@ impl StaticResolver {
     /// [`ErrorKind::InvalidArgument`] for an empty app id or namespace, or an address that is
     /// not `host:port`.
     pub fn new(apps: HashMap<(String, String), Vec<String>>) -> Result<Self, Error> {
-        for ((app_id, namespace), addresses) in &apps {
-            check_names(app_id, namespace)?;
-            for address in addresses {
+        let mut by_app: HashMap<String, HashMap<String, Arc<[Instance]>>> = HashMap::new();
+        for ((app_id, namespace), addresses) in apps {
+            check_names(&app_id, &namespace)?;
+            for address in &addresses {
                 check_address(address)?;
             }
+            let instances: Arc<[Instance]> = addresses
+                .into_iter()
+                .map(|address| Instance {
+                    app_id: app_id.clone(),
+                    namespace: namespace.clone(),
+                    address,
+                })
+                .collect();
+            by_app
+                .entry(app_id)
+                .or_default()
+                .insert(namespace, instances);
         }
-        Ok(Self { apps })
+        Ok(Self { apps: by_app })
     }
 
     /// A resolver from `((app id, namespace), address)` pairs, one per instance.
@@ -127,20 +142,13 @@ impl StaticResolver {
 
 #[async_trait]
 impl NameResolver for StaticResolver {
-    async fn resolve(&self, app_id: &str, namespace: &str) -> Result<Vec<Instance>, Error> {
-        let addresses = self
-            .apps
-            .get(&(app_id.to_owned(), namespace.to_owned()))
-            .filter(|a| !a.is_empty())
-            .ok_or_else(|| no_instances(app_id, namespace))?;
-        Ok(addresses
-            .iter()
-            .map(|address| Instance {
-                app_id: app_id.to_owned(),
-                namespace: namespace.to_owned(),
-                address: address.clone(),
-            })
-            .collect())
+    async fn resolve(&self, app_id: &str, namespace: &str) -> Result<Arc<[Instance]>, Error> {
+        self.apps
+            .get(app_id)
+            .and_then(|namespaces| namespaces.get(namespace))
+            .filter(|instances| !instances.is_empty())
+            .cloned()
+            .ok_or_else(|| no_instances(app_id, namespace))
     }
 }
 

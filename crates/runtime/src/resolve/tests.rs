@@ -149,7 +149,7 @@ fn dns_for(server: &FakeDns) -> DnsResolverBuilder {
         .attempts(1)
 }
 
-async fn resolve(r: &DnsResolver, app: &str, ns: &str) -> Result<Vec<Instance>, Error> {
+async fn resolve(r: &DnsResolver, app: &str, ns: &str) -> Result<Arc<[Instance]>, Error> {
     timeout(LIMIT, r.resolve(app, ns))
         .await
         .expect("resolve hung")

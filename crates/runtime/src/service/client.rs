@@ -134,7 +134,7 @@ impl Fabric {
     }
 
     /// The instances of `target` (`app` or `app.namespace`).
-    pub(crate) async fn resolve(&self, target: &str) -> Result<Vec<Instance>, Error> {
+    pub(crate) async fn resolve(&self, target: &str) -> Result<Arc<[Instance]>, Error> {
         let (app, namespace) = split_app_id(target, &self.namespace)?;
         self.resolver()?.resolve(app, namespace).await
     }

@@ -93,13 +93,18 @@ async fn run(
         .into_iter()
         .map(|h| (h.name, h.value))
         .collect();
-    let trace_id = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(TRACEPARENT))
-        .and_then(|(_, v)| TraceContext::parse(v).ok())
-        .map(|t| t.trace_id_hex());
     let span = tracing::info_span!("invoke.serve", app.id = %fabric.app_id,
-        method = %request.method, trace_id = trace_id.as_deref().unwrap_or(""));
+        method = %request.method, trace_id = tracing::field::Empty);
+    if !span.is_disabled() {
+        // Parsed only for a span someone records.
+        if let Some(t) = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(TRACEPARENT))
+            .and_then(|(_, v)| TraceContext::parse(v).ok())
+        {
+            span.record("trace_id", t.trace_id_hex());
+        }
+    }
     let method = request.method.clone();
     let service_request = ServiceRequest {
         method: request.method,
@@ -119,8 +124,13 @@ async fn run(
         host: host.clone(),
     };
     let body = AssertUnwindSafe(handler(service_request)).catch_unwind();
-    let body = tracing::Instrument::instrument(body, span);
-    match tokio::time::timeout_at(deadline, body).await {
+    let mut body = std::pin::pin!(tracing::Instrument::instrument(body, span));
+    // A handler that answers on its first poll needs no timer.
+    let finished = match futures::poll!(body.as_mut()) {
+        std::task::Poll::Ready(out) => Ok(out),
+        std::task::Poll::Pending => tokio::time::timeout_at(deadline, body).await,
+    };
+    match finished {
         Ok(Ok(result)) => result,
         Ok(Err(panic)) => {
             let what = panic
