@@ -8,6 +8,8 @@
 //! - any other path: an invoked service method, passed through with its verb, query, headers
 //!   and body.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -77,6 +79,8 @@ pub(crate) fn go_duration(s: &str) -> Option<Duration> {
 pub(crate) struct AppChannel {
     base: Url,
     client: reqwest::Client,
+    /// False while the app's health probe fails (see [`AppChannel::probe_health`]).
+    healthy: Arc<AtomicBool>,
 }
 
 fn unavailable(what: &str, e: &reqwest::Error) -> Error {
@@ -98,7 +102,50 @@ impl AppChannel {
             .no_proxy()
             .build()
             .map_err(|e| Error::new(ErrorKind::Internal, format!("HTTP client: {e}")))?;
-        Ok(Self { base, client })
+        Ok(Self {
+            base,
+            client,
+            healthy: Arc::new(AtomicBool::new(true)),
+        })
+    }
+
+    /// Whether the app passes its health probe (always, without one).
+    pub(crate) fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Acquire)
+    }
+
+    /// Probes `GET path` every `interval`; `threshold` failures in a row make the app
+    /// unhealthy (service calls to it then fail as `Unavailable`, which callers retry on
+    /// another instance), one success makes it healthy again. Runs until the channel's last
+    /// clone is dropped.
+    pub(crate) fn probe_health(&self, path: &str, interval: Duration, threshold: u32) {
+        let mut url = self.base.clone();
+        url.set_path(path);
+        let client = self.client.clone();
+        let healthy = Arc::downgrade(&self.healthy);
+        tokio::spawn(async move {
+            let mut failures = 0u32;
+            let mut tick = tokio::time::interval(interval);
+            loop {
+                tick.tick().await;
+                let Some(healthy) = healthy.upgrade() else {
+                    return;
+                };
+                let ok = matches!(
+                    client.get(url.clone()).timeout(interval).send().await,
+                    Ok(r) if r.status().is_success()
+                );
+                failures = if ok { 0 } else { failures.saturating_add(1) };
+                let now = failures < threshold.max(1);
+                if healthy.swap(now, Ordering::AcqRel) != now {
+                    if now {
+                        tracing::info!(url = %url, "the app is healthy again");
+                    } else {
+                        tracing::warn!(url = %url, failures, "the app is unhealthy; service calls to it are refused");
+                    }
+                }
+            }
+        });
     }
 
     /// The URL of `segments` under the app's base, each segment percent-encoded.
@@ -151,6 +198,12 @@ impl AppChannel {
 
     /// Passes an invoked service method through to the app.
     pub(crate) async fn forward(&self, request: ServiceRequest) -> Result<ServiceResponse, Error> {
+        if !self.is_healthy() {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                "the app is unhealthy (its health probe fails); try another instance",
+            ));
+        }
         let mut url = self.base.clone();
         url.set_path(request.method());
         if !request.query().is_empty() {
@@ -267,6 +320,63 @@ mod tests {
         );
         assert_eq!(go_duration("1µs"), Some(Duration::from_micros(1)));
         assert_eq!(go_duration("soon"), None);
+    }
+
+    #[tokio::test]
+    async fn an_unhealthy_app_gets_no_service_calls_until_it_recovers() {
+        use axum::routing::get;
+        let up = Arc::new(AtomicBool::new(true));
+        let u = Arc::clone(&up);
+        let app = axum::Router::new()
+            .route(
+                "/healthz",
+                get(move || {
+                    let up = u.load(Ordering::SeqCst);
+                    async move {
+                        if up {
+                            axum::http::StatusCode::OK
+                        } else {
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE
+                        }
+                    }
+                }),
+            )
+            .route("/work", get(|| async { "done" }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let channel = AppChannel::new(port).unwrap();
+        channel.probe_health("/healthz", Duration::from_millis(20), 2);
+        let host = weft_runtime::Host::builder().start().unwrap();
+        let handle = host.handle();
+        let request = || ServiceRequest::new(&handle, "work", "GET", Bytes::new());
+        let wait_for = |want: bool| {
+            let channel = channel.clone();
+            async move {
+                let start = tokio::time::Instant::now();
+                while channel.is_healthy() != want {
+                    assert!(
+                        start.elapsed() < Duration::from_secs(5),
+                        "health never became {want}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        };
+        assert_eq!(
+            &channel.forward(request()).await.unwrap().body()[..],
+            b"done"
+        );
+        up.store(false, Ordering::SeqCst);
+        wait_for(false).await;
+        let err = channel.forward(request()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+        up.store(true, Ordering::SeqCst);
+        wait_for(true).await;
+        assert_eq!(
+            &channel.forward(request()).await.unwrap().body()[..],
+            b"done"
+        );
     }
 
     #[test]

@@ -76,6 +76,46 @@ pub struct Config {
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     pub max_request_bytes: usize,
 
+    /// The Sentry (the CA) to get this host's workload certificate from, `host:port` (Dapr:
+    /// --sentry-address). With it, every host-to-host and host-to-placement connection is
+    /// mutual TLS; without it, `weftd` runs in plain text and says so loudly.
+    #[arg(long)]
+    pub sentry_address: Option<String>,
+
+    /// The trust bundle (the Sentry's `ca.crt`), required with --sentry-address.
+    #[arg(long)]
+    pub trust_bundle: Option<PathBuf>,
+
+    /// A file with the join token; without it, `WEFT_JOIN_TOKEN` is read.
+    #[arg(long)]
+    pub join_token_file: Option<PathBuf>,
+
+    /// The trust domain of the workload identities.
+    #[arg(long, default_value = "cluster.local")]
+    pub trust_domain: String,
+
+    /// An access-control policy file (Dapr's `accessControl`, YAML) for calls to this app.
+    #[arg(long)]
+    pub access_control_file: Option<PathBuf>,
+
+    /// Probe the app's health and stop sending it service calls while it is unhealthy (Dapr:
+    /// --enable-app-health-check).
+    #[arg(long)]
+    pub enable_app_health_check: bool,
+
+    /// The path of the app's health endpoint (Dapr: --app-health-check-path).
+    #[arg(long, default_value = "/healthz")]
+    pub app_health_check_path: String,
+
+    /// How often the app's health is probed (Dapr: --app-health-probe-interval).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub app_health_probe_interval: Duration,
+
+    /// Failed probes in a row before the app counts as unhealthy (Dapr:
+    /// --app-health-threshold).
+    #[arg(long, default_value_t = 3)]
+    pub app_health_threshold: u32,
+
     /// The default timeout of calls made through the API.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub call_timeout: Duration,
@@ -100,6 +140,15 @@ impl Config {
             app_config_timeout: Duration::from_secs(30),
             max_request_bytes: 4 * 1024 * 1024,
             call_timeout: Duration::from_secs(60),
+            sentry_address: None,
+            trust_bundle: None,
+            join_token_file: None,
+            trust_domain: "cluster.local".to_owned(),
+            access_control_file: None,
+            enable_app_health_check: false,
+            app_health_check_path: "/healthz".to_owned(),
+            app_health_probe_interval: Duration::from_secs(5),
+            app_health_threshold: 3,
         }
     }
 

@@ -30,6 +30,7 @@ pub use config::Config;
 use actors::{AppActor, TimerRequests};
 use api::{Ready, Shared};
 use app::{go_duration, AppChannel};
+use weft_runtime::security::{AccessControl, SecurityConfig, WorkloadIdentity};
 
 /// A running `weftd`.
 #[derive(Debug)]
@@ -116,6 +117,13 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     tracing::info!(%http_addr, app_id = %config.app_id, "Dapr HTTP API listening");
 
     let app = config.app_port.map(AppChannel::new).transpose()?;
+    if let (Some(app), true) = (&app, config.enable_app_health_check) {
+        app.probe_health(
+            &config.app_health_check_path,
+            config.app_health_probe_interval,
+            config.app_health_threshold,
+        );
+    }
     let app_config = match &app {
         Some(app) => app.config(config.app_config_timeout).await?,
         None => app::AppConfig::default(),
@@ -152,6 +160,39 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     }
     if let Some(file) = &config.resiliency_file {
         builder = builder.resiliency(weft_runtime::resiliency::Resiliency::load(file)?);
+    }
+    if let Some(sentry) = &config.sentry_address {
+        let bundle = config.trust_bundle.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                "--sentry-address needs --trust-bundle (the Sentry's ca.crt)",
+            )
+        })?;
+        let security = match &config.join_token_file {
+            Some(token) => SecurityConfig::from_files(sentry.clone(), bundle, token)?,
+            None => {
+                let token = std::env::var("WEFT_JOIN_TOKEN").map_err(|_| {
+                    Error::new(
+                        ErrorKind::InvalidArgument,
+                        "--sentry-address needs a join token: --join-token-file or WEFT_JOIN_TOKEN",
+                    )
+                })?;
+                let pem = std::fs::read_to_string(bundle).map_err(|e| {
+                    Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!("--trust-bundle {}: {e}", bundle.display()),
+                    )
+                })?;
+                SecurityConfig::new(sentry.clone(), pem, token)
+            }
+        }
+        .trust_domain(config.trust_domain.clone());
+        let identity =
+            WorkloadIdentity::fetch(&security, &config.namespace, &config.app_id).await?;
+        builder = builder.security(identity);
+    }
+    if let Some(file) = &config.access_control_file {
+        builder = builder.access_control(AccessControl::from_file(file)?);
     }
     if let Some(addr) = config.metrics_address {
         builder = builder.metrics(addr);

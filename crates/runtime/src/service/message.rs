@@ -138,6 +138,28 @@ pub struct ServiceRequest {
 }
 
 impl ServiceRequest {
+    /// A request as a handler would receive it from a caller without an app id: for testing
+    /// handlers, and for code that serves calls it got another way. Deadline: the host's call
+    /// timeout from now.
+    pub fn new(
+        host: &HostHandle,
+        method: impl Into<String>,
+        verb: impl Into<String>,
+        body: impl Into<Bytes>,
+    ) -> Self {
+        Self {
+            method: method.into(),
+            verb: verb.into(),
+            query: String::new(),
+            headers: Vec::new(),
+            body: body.into(),
+            caller_app_id: None,
+            caller: None,
+            deadline: Instant::now() + host.config().call_timeout,
+            host: host.clone(),
+        }
+    }
+
     /// The method called.
     pub fn method(&self) -> &str {
         &self.method

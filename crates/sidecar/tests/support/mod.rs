@@ -141,13 +141,19 @@ pub struct Weftd {
 
 impl Weftd {
     pub fn start(app_id: &str, app_port: Option<u16>, placement: &str, extra: &[&str]) -> Weftd {
+        let mut args: Vec<String> = vec!["--placement-host-address".into(), placement.into()];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        Self::start_with(app_id, app_port, &args)
+    }
+
+    /// A `weftd` with exactly these flags besides its app id, ports and log level.
+    pub fn start_with(app_id: &str, app_port: Option<u16>, args: &[String]) -> Weftd {
         let http_port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_weftd"));
         command
             .args(["--app-id", app_id])
             .args(["--dapr-http-port", &http_port.to_string()])
-            .args(["--placement-host-address", placement])
-            .args(extra)
+            .args(args)
             .env("RUST_LOG", "warn");
         if let Some(port) = app_port {
             command.args(["--app-port", &port.to_string()]);
