@@ -64,7 +64,7 @@ pub struct Config {
     #[arg(long, default_value = "memory")]
     pub state_store: String,
 
-    /// Serves Prometheus metrics at http://<address>/metrics.
+    /// Serves Prometheus metrics at `http://<address>/metrics`.
     #[arg(long)]
     pub metrics_address: Option<SocketAddr>,
 
