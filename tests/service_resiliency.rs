@@ -139,6 +139,28 @@ async fn a_hanging_handler_fails_at_the_deadline_and_runs_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callee_works_within_the_callers_deadline() {
+    let b = Instance::backend("b1", loopback(1)).await;
+    let host = frontend(&[b.address.to_string()], |b| b);
+    let f = host.handle();
+    for timeout_ms in [700u64, 4_000] {
+        let left: u64 = f
+            .send(
+                ServiceCall::new("backend", "time-left").timeout(Duration::from_millis(timeout_ms)),
+            )
+            .await
+            .unwrap()
+            .decode_json()
+            .unwrap();
+        // Not the callee's own default: what the caller had left when it sent the call.
+        assert!(
+            left <= timeout_ms && left + 300 >= timeout_ms,
+            "timeout {timeout_ms} ms, callee had {left} ms"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotent_method_is_retried_after_a_timeout() {
     let b = Instance::backend("b1", loopback(1)).await;
     let spec = Resiliency::builder()

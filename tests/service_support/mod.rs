@@ -53,6 +53,7 @@ struct AddRequest {
 /// - `whoami`: answers the instance name;
 /// - `add`: JSON `{a, b}` → JSON sum (malformed JSON → InvalidArgument);
 /// - `hang`: never answers (until the caller's deadline cancels it);
+/// - `time-left`: answers how many milliseconds its deadline leaves (JSON);
 /// - `slow-once`: hangs on its first call, answers "ok" afterwards;
 /// - `fragile`: fails with Internal while `broken` is set, else answers "ok";
 /// - `missing`: answers 404;
@@ -81,6 +82,14 @@ pub fn backend(builder: HostBuilder, name: &str, calls: Arc<Calls>) -> HostBuild
             tokio::time::sleep(Duration::from_secs(3600)).await;
             Ok::<_, Error>(ServiceResponse::ok("woke"))
         }
+    });
+    let c = calls.clone();
+    let builder = builder.method("time-left", move |r: ServiceRequest| {
+        c.record("time-left");
+        let left = r
+            .deadline()
+            .saturating_duration_since(tokio::time::Instant::now());
+        async move { ServiceResponse::json(&u64::try_from(left.as_millis()).unwrap_or(u64::MAX)) }
     });
     let c = calls.clone();
     let builder = builder.method("slow-once", move |_r| {

@@ -452,6 +452,8 @@ impl HostBuilder {
             resiliency: Arc::new(settings.resiliency.unwrap_or_default()),
             default_retry: crate::service::client::default_retry(),
             breakers: Default::default(),
+            routes: Default::default(),
+            caller: bytes::Bytes::from(self.config.app_id.clone()),
             balancer: crate::service::Balancer::new(
                 settings
                     .ejection

@@ -224,6 +224,10 @@ impl AppChannel {
                 builder = builder.header(name.as_str(), value.as_str());
             }
         }
+        // The trace context travels apart from the headers; the app sees it as Dapr's do.
+        if let Some(traceparent) = request.header("traceparent") {
+            builder = builder.header("traceparent", traceparent);
+        }
         let response = builder
             .body(request.body().clone())
             .send()

@@ -100,11 +100,12 @@ impl Peers {
         }
     }
 
-    /// Sends one service call to the instance at `address`, bounded by `deadline`.
+    /// Sends one service call to the instance at `address`, bounded by `deadline`, which
+    /// travels in the request.
     pub(crate) async fn service(
         &self,
         address: &str,
-        request: ServiceRequest,
+        mut request: ServiceRequest,
         deadline: Instant,
     ) -> Result<ServiceResponse, RemoteError> {
         let mut client = self
@@ -113,13 +114,18 @@ impl Peers {
                 error,
                 never_sent: true,
             })?;
-        let mut request = tonic::Request::new(request);
-        request.set_timeout(deadline.saturating_duration_since(Instant::now()));
-        match client.service(request).await {
+        let left = deadline.saturating_duration_since(Instant::now());
+        // At least 1 µs: 0 would mean "the callee's default".
+        request.timeout_micros = u64::try_from(left.as_micros()).unwrap_or(u64::MAX).max(1);
+        match client.service(tonic::Request::new(request)).await {
             Ok(reply) => match reply.into_inner().result {
                 Some(service_reply::Result::Response(r)) => Ok(ServiceResponse {
                     status: u16::try_from(r.status).unwrap_or(500),
-                    headers: r.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+                    headers: r
+                        .headers
+                        .into_iter()
+                        .map(|h| Ok((utf8(h.name, address)?, utf8(h.value, address)?)))
+                        .collect::<Result<_, _>>()?,
                     body: r.body,
                 }),
                 Some(service_reply::Result::Failure(failure)) => {
@@ -136,4 +142,14 @@ impl Peers {
             }
         }
     }
+}
+
+/// A response header's name or value, which must be UTF-8.
+fn utf8(bytes: Bytes, address: &str) -> Result<String, RemoteError> {
+    String::from_utf8(bytes.into()).map_err(|_| {
+        RemoteError::Callee(Error::new(
+            ErrorKind::Internal,
+            format!("instance {address} sent a response header that is not UTF-8"),
+        ))
+    })
 }

@@ -71,20 +71,18 @@ impl Invoke for InvokeService {
         &self,
         request: tonic::Request<ServiceRequest>,
     ) -> Result<tonic::Response<ServiceReply>, tonic::Status> {
-        let timeout = request
-            .metadata()
-            .get("grpc-timeout")
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_grpc_timeout)
-            .unwrap_or(self.host.config().call_timeout);
         // Who calls comes from the verified certificate of the connection (put there by the TLS
         // accept loop), never from the request's own fields or headers.
         let caller = request
             .extensions()
             .get::<PeerInfo>()
             .map(|peer| Arc::clone(&peer.identity));
-        let reply =
-            crate::service::server::serve(&self.host, request.into_inner(), timeout, caller).await;
+        let request = request.into_inner();
+        let timeout = match request.timeout_micros {
+            0 => self.host.config().call_timeout,
+            micros => Duration::from_micros(micros),
+        };
+        let reply = crate::service::server::serve(&self.host, request, timeout, caller).await;
         Ok(tonic::Response::new(reply))
     }
 }

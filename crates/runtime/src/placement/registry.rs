@@ -76,16 +76,25 @@ impl PlacementResolver {
     pub(crate) fn new(cluster: Arc<Cluster>) -> Self {
         Self { cluster }
     }
-}
 
-#[async_trait]
-impl NameResolver for PlacementResolver {
-    async fn resolve(&self, app_id: &str, namespace: &str) -> Result<Arc<[Instance]>, Error> {
+    /// The members serving `app_id` in `namespace`, from the latest view placement sent.
+    fn lookup(&self, app_id: &str, namespace: &str) -> Result<Arc<[Instance]>, Error> {
         check_names(app_id, namespace)?;
         self.cluster
             .members
             .find(app_id, namespace)
             .filter(|found| !found.is_empty())
             .ok_or_else(|| no_instances(app_id, namespace))
+    }
+}
+
+#[async_trait]
+impl NameResolver for PlacementResolver {
+    async fn resolve(&self, app_id: &str, namespace: &str) -> Result<Arc<[Instance]>, Error> {
+        self.lookup(app_id, namespace)
+    }
+
+    fn resolve_now(&self, app_id: &str, namespace: &str) -> Option<Result<Arc<[Instance]>, Error>> {
+        Some(self.lookup(app_id, namespace))
     }
 }

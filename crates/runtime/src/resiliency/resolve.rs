@@ -100,6 +100,16 @@ impl Resiliency {
         }
     }
 
+    /// Whether `target` has per-method overrides: only then do its policies depend on the
+    /// method, and callers that cache the policies per target must resolve per call.
+    pub(crate) fn has_method_policies(&self, target: Target<'_>) -> bool {
+        let target_policy = match target {
+            Target::App(id) => self.targets.apps.get(id),
+            Target::Actor(ty) => self.targets.actors.get(ty),
+        };
+        target_policy.is_some_and(|tp| !tp.methods.is_empty())
+    }
+
     fn policy_name<'s>(
         &'s self,
         target: Target<'_>,

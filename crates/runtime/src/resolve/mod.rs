@@ -58,6 +58,15 @@ pub trait NameResolver: Send + Sync + Debug + 'static {
     /// the source of truth cannot be reached (try again later), [`ErrorKind::InvalidArgument`]
     /// for an app id or namespace the resolver cannot express.
     async fn resolve(&self, app_id: &str, namespace: &str) -> Result<Arc<[Instance]>, Error>;
+
+    /// The answer [`NameResolver::resolve`] would give, when the resolver has it at hand without
+    /// waiting (a fixed list, a membership view, a fresh cache entry); `None` sends the caller
+    /// to `resolve`. Callers use it to skip the boxed future of `resolve` on every call; the
+    /// default always answers `None`.
+    fn resolve_now(&self, app_id: &str, namespace: &str) -> Option<Result<Arc<[Instance]>, Error>> {
+        let _ = (app_id, namespace);
+        None
+    }
 }
 
 /// `NameResolver` must stay usable as `dyn NameResolver`.

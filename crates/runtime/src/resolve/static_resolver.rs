@@ -143,6 +143,16 @@ impl StaticResolver {
 #[async_trait]
 impl NameResolver for StaticResolver {
     async fn resolve(&self, app_id: &str, namespace: &str) -> Result<Arc<[Instance]>, Error> {
+        self.lookup(app_id, namespace)
+    }
+
+    fn resolve_now(&self, app_id: &str, namespace: &str) -> Option<Result<Arc<[Instance]>, Error>> {
+        Some(self.lookup(app_id, namespace))
+    }
+}
+
+impl StaticResolver {
+    fn lookup(&self, app_id: &str, namespace: &str) -> Result<Arc<[Instance]>, Error> {
         self.apps
             .get(app_id)
             .and_then(|namespaces| namespaces.get(namespace))

@@ -23,6 +23,10 @@ pub(crate) struct Balancer {
     cursors: DashMap<String, AtomicUsize, foldhash::fast::RandomState>,
     /// Ejected instance addresses, until when.
     ejected: DashMap<String, Instant, foldhash::fast::RandomState>,
+    /// How many entries `ejected` has, so that the usual case (none) costs one load instead of
+    /// a look at every shard of the map. Updated after the map, so it may briefly lag: a call
+    /// then sees an ejection a moment late, which is harmless.
+    ejected_count: AtomicUsize,
     ejection: Duration,
 }
 
@@ -31,20 +35,21 @@ impl Balancer {
         Self {
             cursors: DashMap::default(),
             ejected: DashMap::default(),
+            ejected_count: AtomicUsize::new(0),
             ejection,
         }
     }
 
-    /// The next instance of `app` after the last one picked, skipping ejected instances and
-    /// those `is_open` (circuit open) says to skip. When every instance is skipped, the one whose
-    /// ejection ends first is tried anyway: a refused connect is cheap, and a recovered instance
-    /// is found sooner.
-    pub(crate) fn pick<'a>(
+    /// The index in `instances` of the next instance of `app` after the last one picked,
+    /// skipping ejected instances and those `is_open` (circuit open) says to skip. When every
+    /// instance is skipped, the one whose ejection ends first is tried anyway: a refused connect
+    /// is cheap, and a recovered instance is found sooner.
+    pub(crate) fn pick(
         &self,
         app: &str,
-        instances: &'a [Instance],
+        instances: &[Instance],
         is_open: impl Fn(&Instance) -> bool,
-    ) -> Option<&'a Instance> {
+    ) -> Option<usize> {
         if instances.is_empty() {
             return None;
         }
@@ -56,34 +61,43 @@ impl Balancer {
                 .or_insert_with(|| AtomicUsize::new(0))
                 .fetch_add(1, Ordering::Relaxed),
         };
-        let now = Instant::now();
         let n = instances.len();
+        let now = (self.ejected_count.load(Ordering::Relaxed) > 0).then(Instant::now);
+        let ejected_until = |i: &Instance| now.and_then(|now| self.ejected_until(&i.address, now));
         // Round-robin over the healthy instances (not "the next healthy after the cursor", which
         // would hand a skipped instance's share to its neighbour).
-        let healthy = |i: &Instance| self.ejected_until(&i.address, now).is_none() && !is_open(i);
+        let healthy = |i: &Instance| ejected_until(i).is_none() && !is_open(i);
         let count = instances.iter().filter(|i| healthy(i)).count();
         if count > 0 {
-            return instances.iter().filter(|i| healthy(i)).nth(start % count);
+            return instances
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| healthy(i))
+                .nth(start % count)
+                .map(|(index, _)| index);
         }
         // Every instance is ejected or open: the ejected one that comes back first, else (all
         // open) the next in turn, whose breaker then answers with its clear error.
         instances
             .iter()
-            .filter_map(|i| Some((i, self.ejected_until(&i.address, now)?)))
+            .enumerate()
+            .filter_map(|(index, i)| Some((index, ejected_until(i)?)))
             .min_by_key(|(_, until)| *until)
-            .map(|(i, _)| i)
-            .or_else(|| instances.get(start % n))
+            .map(|(index, _)| index)
+            .or(Some(start % n))
     }
 
     fn ejected_until(&self, address: &str, now: Instant) -> Option<Instant> {
-        if self.ejected.is_empty() {
+        if self.ejected_count.load(Ordering::Relaxed) == 0 {
             return None;
         }
         let until = *self.ejected.get(address)?;
         if until > now {
             return Some(until);
         }
-        self.ejected.remove_if(address, |_, u| *u <= now);
+        if self.ejected.remove_if(address, |_, u| *u <= now).is_some() {
+            self.ejected_count.fetch_sub(1, Ordering::Relaxed);
+        }
         None
     }
 
@@ -91,14 +105,16 @@ impl Balancer {
     pub(crate) fn eject(&self, address: &str) {
         let until = Instant::now() + self.ejection;
         if self.ejected.insert(address.to_owned(), until).is_none() {
+            self.ejected_count.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(instance = %address, ejection = ?self.ejection, "instance ejected after a failed call");
         }
     }
 
     /// A successful call: the instance is healthy.
     pub(crate) fn restore(&self, address: &str) {
-        if !self.ejected.is_empty() {
-            self.ejected.remove(address);
+        if self.ejected_count.load(Ordering::Relaxed) > 0 && self.ejected.remove(address).is_some()
+        {
+            self.ejected_count.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -128,22 +144,20 @@ mod tests {
         let all = instances(3);
         let mut counts = [0usize; 3];
         for _ in 0..300 {
-            let i = b.pick("backend", &all, |_| false).unwrap();
-            counts[all.iter().position(|x| x == i).unwrap()] += 1;
+            counts[b.pick("backend", &all, |_| false).unwrap()] += 1;
         }
         assert_eq!(counts, [100, 100, 100]);
 
         b.eject(&all[1].address);
         let mut counts = [0usize; 3];
         for _ in 0..100 {
-            let i = b.pick("backend", &all, |_| false).unwrap();
-            counts[all.iter().position(|x| x == i).unwrap()] += 1;
+            counts[b.pick("backend", &all, |_| false).unwrap()] += 1;
         }
         assert_eq!(counts, [50, 0, 50], "the survivors share evenly");
         tokio::time::advance(Duration::from_secs(6)).await;
         assert!(!b.is_ejected(&all[1].address));
         let picked: Vec<_> = (0..3)
-            .map(|_| b.pick("backend", &all, |_| false).unwrap().clone())
+            .map(|_| all[b.pick("backend", &all, |_| false).unwrap()].clone())
             .collect();
         assert!(picked.contains(&all[1]), "back in rotation after ejection");
     }
@@ -155,7 +169,7 @@ mod tests {
         b.eject(&all[1].address);
         tokio::time::advance(Duration::from_secs(1)).await;
         b.eject(&all[0].address);
-        assert_eq!(b.pick("backend", &all, |_| false), Some(&all[1]));
+        assert_eq!(b.pick("backend", &all, |_| false), Some(1));
         assert_eq!(b.pick("backend", &[], |_| false), None);
     }
 
@@ -165,7 +179,7 @@ mod tests {
         let all = instances(3);
         for _ in 0..6 {
             let i = b.pick("backend", &all, |i| i == &all[0]).unwrap();
-            assert_ne!(i, &all[0]);
+            assert_ne!(i, 0);
         }
     }
 }

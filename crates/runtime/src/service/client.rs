@@ -25,6 +25,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
+use bytestring::ByteString;
 use dashmap::DashMap;
 use futures::future::BoxFuture;
 use tokio::time::Instant;
@@ -65,6 +67,11 @@ pub(crate) struct Fabric {
     pub(crate) default_retry: Arc<RetryPolicy>,
     /// One registry per breaker policy name; keys are `app/address`.
     pub(crate) breakers: DashMap<String, BreakerRegistry, foldhash::fast::RandomState>,
+    /// What calls to each target share, by the target as callers write it (at most
+    /// [`MAX_ROUTES`]; calls to further targets work it out per call).
+    pub(crate) routes: DashMap<String, Arc<Route>, foldhash::fast::RandomState>,
+    /// This host's app id, as every request states it.
+    pub(crate) caller: Bytes,
     pub(crate) balancer: Balancer,
     pub(crate) peers: Arc<Peers>,
     pub(crate) metrics: Option<Arc<Metrics>>,
@@ -72,13 +79,37 @@ pub(crate) struct Fabric {
     pub(crate) actor_policies: bool,
 }
 
+/// How many targets' [`Route`]s a host keeps. Targets come from callers (a sidecar takes them
+/// from URLs), so the cache is bounded; past the bound, calls still work, a little slower.
+const MAX_ROUTES: usize = 1024;
+
+/// What every call to one target shares: the parsed app id and namespace, the names errors use,
+/// and the policies.
+#[derive(Debug)]
+pub(crate) struct Route {
+    app: ByteString,
+    namespace: ByteString,
+    /// `app` or `app.namespace`, for messages, metric labels, breaker keys and round-robin.
+    target: Arc<str>,
+    /// `app <target>`, what timeout errors name.
+    label: Arc<str>,
+    /// The policies, the same for every method; `None` when the target has per-method
+    /// policies, which are then resolved per call.
+    policies: Option<Policies>,
+}
+
+/// The resiliency policies of one call.
+#[derive(Debug, Clone)]
+struct Policies {
+    timeout: Option<Duration>,
+    retry: Arc<RetryPolicy>,
+    breakers: Option<BreakerRegistry>,
+}
+
 /// The parts of a call every attempt shares.
 #[derive(Debug)]
 struct Outgoing {
-    app: String,
-    namespace: String,
-    /// `app` or `app.namespace`, for messages and metric labels.
-    target: String,
+    route: Arc<Route>,
     wire: proto::ServiceRequest,
     attempts: AtomicU32,
 }
@@ -88,7 +119,22 @@ struct Outgoing {
 struct Attempt {
     call: Arc<Outgoing>,
     deadline: Instant,
-    instance: Option<Instance>,
+    instance: Option<Picked>,
+}
+
+/// An instance chosen from a resolver's answer, without copying it.
+#[derive(Debug, Clone)]
+struct Picked {
+    instances: Arc<[Instance]>,
+    index: usize,
+}
+
+impl Picked {
+    fn address(&self) -> &str {
+        self.instances
+            .get(self.index)
+            .map_or("", |i| i.address.as_str())
+    }
 }
 
 impl HasDeadline for Attempt {
@@ -103,7 +149,7 @@ impl HasDeadline for Attempt {
 
 impl Attempt {
     fn address(&self) -> &str {
-        self.instance.as_ref().map_or("", |i| i.address.as_str())
+        self.instance.as_ref().map_or("", Picked::address)
     }
 }
 
@@ -113,7 +159,7 @@ fn breaker_key(app: &str, address: &str) -> String {
 }
 
 fn attempt_breaker_key(attempt: &Attempt) -> String {
-    breaker_key(&attempt.call.target, attempt.address())
+    breaker_key(&attempt.call.route.target, attempt.address())
 }
 
 impl Fabric {
@@ -139,6 +185,43 @@ impl Fabric {
         self.resolver()?.resolve(app, namespace).await
     }
 
+    /// The route of calls to `target`: cached, or worked out (and cached while there is room).
+    fn route(&self, target: &str) -> Result<Arc<Route>, Error> {
+        if let Some(route) = self.routes.get(target) {
+            return Ok(Arc::clone(&route));
+        }
+        let (app, namespace) = split_app_id(target, &self.namespace)?;
+        let per_method = self.resiliency.has_method_policies(Target::App(app));
+        let route = Arc::new(Route {
+            app: ByteString::from(app),
+            namespace: ByteString::from(namespace),
+            target: Arc::from(target),
+            label: Arc::from(format!("app {target}")),
+            policies: (!per_method).then(|| self.policies(app, "")),
+        });
+        if self.routes.len() < MAX_ROUTES {
+            self.routes.insert(target.to_owned(), Arc::clone(&route));
+        }
+        Ok(route)
+    }
+
+    /// The policies for calls of `method` on `app`.
+    fn policies(&self, app: &str, method: &str) -> Policies {
+        let policy = self.resiliency.resolve(Target::App(app), method);
+        Policies {
+            timeout: policy.timeout,
+            retry: policy
+                .retry
+                .unwrap_or_else(|| Arc::clone(&self.default_retry)),
+            breakers: policy.breaker.map(|(name, p)| {
+                self.breakers
+                    .entry(name)
+                    .or_insert_with(|| BreakerRegistry::new(p))
+                    .clone()
+            }),
+        }
+    }
+
     /// Sends `call`; see the module docs for the path it takes.
     pub(crate) async fn send(
         self: &Arc<Self>,
@@ -146,18 +229,18 @@ impl Fabric {
         default_timeout: Duration,
     ) -> Result<ServiceResponse, Error> {
         let started = Instant::now();
-        let target = call.app_id.clone();
-        let method = call.method.clone();
+        let Some(metrics) = &self.metrics else {
+            return self.send_inner(call, started, default_timeout).await;
+        };
+        let (target, method) = (call.app_id.clone(), call.method.clone());
         let result = self.send_inner(call, started, default_timeout).await;
-        if let Some(metrics) = &self.metrics {
-            metrics.record_request(
-                RequestKind::Service,
-                &target,
-                &method,
-                outcome(&result),
-                started.elapsed(),
-            );
-        }
+        metrics.record_request(
+            RequestKind::Service,
+            &target,
+            &method,
+            outcome(&result),
+            started.elapsed(),
+        );
         result
     }
 
@@ -167,13 +250,15 @@ impl Fabric {
         started: Instant,
         default_timeout: Duration,
     ) -> Result<ServiceResponse, Error> {
-        let (app, namespace) = split_app_id(&call.app_id, &self.namespace)?;
-        let (app, namespace) = (app.to_owned(), namespace.to_owned());
+        let route = self.route(&call.app_id)?;
         check_method(&call.method)?;
         let deadline = started + call.timeout.unwrap_or(default_timeout);
-        let policy = self.resiliency.resolve(Target::App(&app), &call.method);
+        let policies = match &route.policies {
+            Some(policies) => policies.clone(),
+            None => self.policies(&route.app, &call.method),
+        };
         let ServiceCall {
-            app_id: target,
+            app_id: _,
             method,
             verb,
             query,
@@ -188,59 +273,55 @@ impl Fabric {
             .map(|i| headers.swap_remove(i).1)
             .and_then(|h| TraceContext::parse(&h).ok());
         let trace = parent.map_or_else(TraceContext::new_root, |p| p.child());
-        headers.push((TRACEPARENT.to_owned(), trace.to_header()));
-        let span = tracing::info_span!("invoke.remote", app.id = %target, method = %method,
+        let span = tracing::info_span!("invoke.remote", app.id = %route.target, method = %method,
             trace_id = %trace.trace_id_hex(), outcome = tracing::field::Empty);
         let outgoing = Arc::new(Outgoing {
             wire: proto::ServiceRequest {
-                app_id: app.clone(),
-                namespace: namespace.clone(),
-                method,
-                verb,
-                query,
+                app_id: route.app.as_bytes().clone(),
+                namespace: route.namespace.as_bytes().clone(),
+                method: method.into(),
+                verb: verb.into(),
+                query: query.into(),
                 headers: headers
                     .into_iter()
-                    .map(|(name, value)| proto::Header { name, value })
+                    .map(|(name, value)| proto::Header {
+                        name: name.into(),
+                        value: value.into(),
+                    })
                     .collect(),
                 body,
-                caller_app_id: self.app_id.clone(),
+                caller_app_id: self.caller.clone(),
+                traceparent: trace.to_header().into(),
+                // Set per attempt, from the time left then.
+                timeout_micros: 0,
             },
-            app,
-            namespace,
-            target,
+            route,
             attempts: AtomicU32::new(0),
         });
+        let label = Arc::clone(&outgoing.route.label);
         let attempt = Attempt {
             call: outgoing,
             deadline,
             instance: None,
         };
-        let registry = policy.breaker.as_ref().map(|(name, p)| {
-            self.breakers
-                .entry(name.clone())
-                .or_insert_with(|| BreakerRegistry::new(Arc::clone(p)))
-                .clone()
-        });
-        let retry = policy
-            .retry
-            .clone()
-            .unwrap_or_else(|| Arc::clone(&self.default_retry));
+        let Policies {
+            timeout,
+            retry,
+            breakers,
+        } = policies;
         let stack = ServiceBuilder::new()
             .layer(RetryLayer::new(retry))
             .layer_fn(|inner| Pick {
                 inner,
                 fabric: Arc::clone(self),
-                registry: registry.clone(),
+                registry: breakers.clone(),
             })
             .option_layer(
-                registry
+                breakers
                     .clone()
                     .map(|r| BreakerLayer::new(r, attempt_breaker_key)),
             )
-            .layer(TimeoutLayer::new(
-                format!("app {}", attempt.call.target),
-                policy.timeout,
-            ))
+            .layer(TimeoutLayer::new(label, timeout))
             .service(Transport {
                 peers: Arc::clone(&self.peers),
             });
@@ -299,35 +380,37 @@ where
         let registry = self.registry.clone();
         Box::pin(async move {
             let call = Arc::clone(&attempt.call);
+            let route = &call.route;
             if call.attempts.fetch_add(1, Ordering::Relaxed) > 0 {
                 if let Some(metrics) = &fabric.metrics {
-                    metrics.record_retry(&call.target);
+                    metrics.record_retry(&route.target);
                 }
             }
-            let instances = fabric
-                .resolver()?
-                .resolve(&call.app, &call.namespace)
-                .await?;
+            let resolver = fabric.resolver()?;
+            let instances = match resolver.resolve_now(&route.app, &route.namespace) {
+                Some(answer) => answer?,
+                None => resolver.resolve(&route.app, &route.namespace).await?,
+            };
             let is_open = |i: &Instance| {
                 registry.as_ref().is_some_and(|r| {
-                    r.state(&breaker_key(&call.target, &i.address)) == BreakerState::Open
+                    r.state(&breaker_key(&route.target, &i.address)) == BreakerState::Open
                 })
             };
-            let instance = fabric
+            let index = fabric
                 .balancer
-                .pick(&call.target, &instances, is_open)
-                .cloned()
-                .ok_or_else(|| crate::resolve::no_instances(&call.app, &call.namespace))?;
-            let address = instance.address.clone();
-            attempt.instance = Some(instance);
+                .pick(&route.target, &instances, is_open)
+                .ok_or_else(|| crate::resolve::no_instances(&route.app, &route.namespace))?;
+            let picked = Picked { instances, index };
+            attempt.instance = Some(picked.clone());
             let result = inner.oneshot(attempt).await;
+            let address = picked.address();
             match &result {
-                Ok(_) => fabric.balancer.restore(&address),
-                Err(e) if is_unreachable(e) => fabric.balancer.eject(&address),
+                Ok(_) => fabric.balancer.restore(address),
+                Err(e) if is_unreachable(e) => fabric.balancer.eject(address),
                 Err(_) => {}
             }
             if let (Some(metrics), Some(registry)) = (&fabric.metrics, &registry) {
-                let key = breaker_key(&call.target, &address);
+                let key = breaker_key(&route.target, address);
                 let state = match registry.state(&key) {
                     BreakerState::Closed => CircuitState::Closed,
                     BreakerState::HalfOpen => CircuitState::HalfOpen,
@@ -367,9 +450,12 @@ impl Service<Attempt> for Transport {
     fn call(&mut self, attempt: Attempt) -> Self::Future {
         let peers = Arc::clone(&self.peers);
         Box::pin(async move {
-            let address = attempt.address().to_owned();
+            // The wire request's fields are shared buffers: a copy costs reference counts.
             let request = attempt.call.wire.clone();
-            match peers.service(&address, request, attempt.deadline).await {
+            match peers
+                .service(attempt.address(), request, attempt.deadline)
+                .await
+            {
                 Ok(response) => Ok(response),
                 // Shutting down: the handler never ran; say so in the retry-safe kind.
                 Err(RemoteError::Callee(e)) if e.kind() == ErrorKind::ShuttingDown => {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::time::Instant;
@@ -124,14 +125,18 @@ impl ServiceCall {
 }
 
 /// A service call as the callee's handler sees it.
+///
+/// The text fields are views of the received message, not copies of it.
 #[derive(Debug, Clone)]
 pub struct ServiceRequest {
-    pub(crate) method: String,
-    pub(crate) verb: String,
-    pub(crate) query: String,
+    pub(crate) method: ByteString,
+    pub(crate) verb: ByteString,
+    pub(crate) query: ByteString,
+    /// The headers except `traceparent`, which travels in its own field.
     pub(crate) headers: Vec<(String, String)>,
+    pub(crate) traceparent: Option<ByteString>,
     pub(crate) body: Bytes,
-    pub(crate) caller_app_id: Option<String>,
+    pub(crate) caller_app_id: Option<ByteString>,
     pub(crate) caller: Option<Arc<SpiffeId>>,
     pub(crate) deadline: Instant,
     pub(crate) host: HostHandle,
@@ -148,10 +153,11 @@ impl ServiceRequest {
         body: impl Into<Bytes>,
     ) -> Self {
         Self {
-            method: method.into(),
-            verb: verb.into(),
-            query: String::new(),
+            method: ByteString::from(method.into()),
+            verb: ByteString::from(verb.into()),
+            query: ByteString::new(),
             headers: Vec::new(),
+            traceparent: None,
             body: body.into(),
             caller_app_id: None,
             caller: None,
@@ -179,13 +185,17 @@ impl ServiceRequest {
         &self.query
     }
 
-    /// The request headers.
+    /// The request headers, except `traceparent`: the trace context travels in a field of its
+    /// own, read with [`ServiceRequest::trace`] or `header("traceparent")`.
     pub fn headers(&self) -> &[(String, String)] {
         &self.headers
     }
 
-    /// One header, by case-insensitive name.
+    /// One header, by case-insensitive name (`traceparent` included).
     pub fn header(&self, name: &str) -> Option<&str> {
+        if name.eq_ignore_ascii_case(TRACEPARENT) {
+            return self.traceparent.as_deref();
+        }
         find(&self.headers, name)
     }
 
@@ -203,7 +213,7 @@ impl ServiceRequest {
         serde_json::from_slice(&self.body).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidArgument,
-                format!("malformed payload for method `{}`: {e}", self.method),
+                format!("malformed payload for method `{}`: {e}", &*self.method),
             )
         })
     }
@@ -226,10 +236,11 @@ impl ServiceRequest {
         self.deadline
     }
 
-    /// The trace this call belongs to (its `traceparent` header), if it carries a valid one.
-    /// Pass it to [`ServiceCall::trace`] so calls made while handling this one join the trace.
+    /// The trace this call belongs to (its `traceparent`), if it carries a valid one. Pass it
+    /// to [`ServiceCall::trace`] so calls made while handling this one join the trace.
     pub fn trace(&self) -> Option<TraceContext> {
-        self.header(TRACEPARENT)
+        self.traceparent
+            .as_deref()
             .and_then(|h| TraceContext::parse(h).ok())
     }
 

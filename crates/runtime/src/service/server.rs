@@ -6,6 +6,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytestring::ByteString;
 use futures::FutureExt;
 use tokio::time::Instant;
 
@@ -14,7 +15,7 @@ use crate::error::{Error, ErrorKind};
 use crate::host::HostHandle;
 use crate::invoke::proto;
 use crate::security::{AccessControl, Action, SpiffeId};
-use crate::telemetry::propagation::{TraceContext, TRACEPARENT};
+use crate::telemetry::propagation::TraceContext;
 
 /// Serves one inbound service call; every outcome becomes a reply (never a transport error).
 pub(crate) async fn serve(
@@ -30,7 +31,10 @@ pub(crate) async fn serve(
             headers: r
                 .headers
                 .into_iter()
-                .map(|(name, value)| proto::Header { name, value })
+                .map(|(name, value)| proto::Header {
+                    name: name.into(),
+                    value: value.into(),
+                })
                 .collect(),
             body: r.body,
         }),
@@ -49,7 +53,9 @@ async fn run(
 ) -> Result<ServiceResponse, Error> {
     let deadline = Instant::now() + timeout;
     let fabric = host.fabric();
-    if request.app_id != fabric.app_id || request.namespace != fabric.namespace {
+    if request.app_id != fabric.app_id.as_bytes()
+        || request.namespace != fabric.namespace.as_bytes()
+    {
         return Err(Error::new(
             ErrorKind::NotFound,
             format!(
@@ -57,8 +63,8 @@ async fn run(
                  resolution?)",
                 fabric.app_id,
                 fabric.namespace,
-                truncate(&request.app_id, 128),
-                truncate(&request.namespace, 128)
+                truncate(&String::from_utf8_lossy(&request.app_id), 128),
+                truncate(&String::from_utf8_lossy(&request.namespace), 128)
             ),
         ));
     }
@@ -68,8 +74,15 @@ async fn run(
             format!("app `{}` instance is shutting down", fabric.app_id),
         ));
     }
+    let request = Incoming::decode(request)?;
     if let Some(acl) = host.access_control() {
-        authorize(acl, &fabric.app_id, caller.as_deref(), &request)?;
+        authorize(
+            acl,
+            &fabric.app_id,
+            caller.as_deref(),
+            &request.method,
+            request.verb(),
+        )?;
     }
     let methods = host.methods();
     let Some(handler) = methods.get(&request.method) else {
@@ -88,19 +101,14 @@ async fn run(
             ),
         ));
     };
-    let headers: Vec<(String, String)> = request
-        .headers
-        .into_iter()
-        .map(|h| (h.name, h.value))
-        .collect();
     let span = tracing::info_span!("invoke.serve", app.id = %fabric.app_id,
-        method = %request.method, trace_id = tracing::field::Empty);
+        method = %&*request.method, trace_id = tracing::field::Empty);
     if !span.is_disabled() {
         // Parsed only for a span someone records.
-        if let Some(t) = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(TRACEPARENT))
-            .and_then(|(_, v)| TraceContext::parse(v).ok())
+        if let Some(t) = request
+            .traceparent
+            .as_deref()
+            .and_then(|v| TraceContext::parse(v).ok())
         {
             span.record("trace_id", t.trace_id_hex());
         }
@@ -110,14 +118,15 @@ async fn run(
         method: request.method,
         verb: request.verb,
         query: request.query,
-        headers,
+        headers: request.headers,
+        traceparent: request.traceparent,
         body: request.body,
         // With mTLS the caller is who its certificate says; the stated id is only believed in
         // plain-text mode, where nothing can be verified anyway.
         caller_app_id: match (&caller, host.is_secure()) {
-            (Some(id), _) => Some(id.app_id().to_owned()),
+            (Some(id), _) => Some(ByteString::from(id.app_id())),
             (None, true) => None,
-            (None, false) => Some(request.caller_app_id).filter(|c| !c.is_empty()),
+            (None, false) => request.caller_app_id.filter(|c| !c.is_empty()),
         },
         caller,
         deadline,
@@ -138,17 +147,71 @@ async fn run(
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "non-string panic payload".to_owned());
-            tracing::error!(method = %method, panic = %what, "service handler panicked");
+            tracing::error!(method = %&*method, panic = %what, "service handler panicked");
             Err(Error::new(
                 ErrorKind::Internal,
-                format!("method `{method}` panicked: {what}"),
+                format!("method `{}` panicked: {what}", &*method),
             ))
         }
         Err(_) => Err(Error::deadline(format!(
-            "method `{method}` of app `{}` did not answer within the caller's deadline ({timeout:?})",
-            fabric.app_id
+            "method `{}` of app `{}` did not answer within the caller's deadline ({timeout:?})",
+            &*method, fabric.app_id
         ))),
     }
+}
+
+/// The text fields of a received call, checked to be UTF-8 and kept as views of the message.
+struct Incoming {
+    method: ByteString,
+    verb: ByteString,
+    query: ByteString,
+    headers: Vec<(String, String)>,
+    traceparent: Option<ByteString>,
+    body: bytes::Bytes,
+    caller_app_id: Option<ByteString>,
+}
+
+impl Incoming {
+    fn decode(request: proto::ServiceRequest) -> Result<Self, Error> {
+        let method = text("method", request.method)?;
+        let headers = request
+            .headers
+            .into_iter()
+            .map(|h| {
+                Ok((
+                    text("header name", h.name)?.to_string(),
+                    text("header value", h.value)?.to_string(),
+                ))
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Incoming {
+            method,
+            verb: text("verb", request.verb)?,
+            query: text("query", request.query)?,
+            headers,
+            traceparent: Some(text("traceparent", request.traceparent)?).filter(|t| !t.is_empty()),
+            body: request.body,
+            caller_app_id: Some(text("caller app id", request.caller_app_id)?),
+        })
+    }
+
+    fn verb(&self) -> &str {
+        if self.verb.is_empty() {
+            "POST"
+        } else {
+            &self.verb
+        }
+    }
+}
+
+/// A text field of the request, which must be UTF-8.
+fn text(what: &str, bytes: bytes::Bytes) -> Result<ByteString, Error> {
+    ByteString::try_from(bytes).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("the call's {what} is not UTF-8"),
+        )
+    })
 }
 
 /// Applies the app's access control to one call; a denial is logged on `weft::audit`.
@@ -156,16 +219,12 @@ fn authorize(
     acl: &AccessControl,
     app_id: &str,
     caller: Option<&SpiffeId>,
-    request: &proto::ServiceRequest,
+    method: &str,
+    verb: &str,
 ) -> Result<(), Error> {
-    let verb = if request.verb.is_empty() {
-        "POST"
-    } else {
-        request.verb.as_str()
-    };
-    let decision = acl.decide(caller, &request.method, verb);
+    let decision = acl.decide(caller, method, verb);
     let who = caller.map_or_else(|| "an unidentified caller".to_owned(), ToString::to_string);
-    let method = truncate(&request.method, 128);
+    let method = truncate(method, 128);
     let verb = truncate(verb, 16);
     match decision.action {
         Action::Allow => {
@@ -183,6 +242,60 @@ fn authorize(
                     decision.reason
                 ),
             ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn request() -> proto::ServiceRequest {
+        proto::ServiceRequest {
+            app_id: Bytes::from_static(b"backend"),
+            namespace: Bytes::from_static(b"default"),
+            method: Bytes::from_static(b"api/items"),
+            verb: Bytes::from_static(b"GET"),
+            query: Bytes::from_static(b"page=2"),
+            headers: vec![proto::Header {
+                name: Bytes::from_static(b"x-id"),
+                value: Bytes::from_static(b"42"),
+            }],
+            body: Bytes::from_static(b"{}"),
+            caller_app_id: Bytes::from_static(b"frontend"),
+            traceparent: Bytes::new(),
+            timeout_micros: 0,
+        }
+    }
+
+    #[test]
+    fn text_fields_decode_as_views_and_bad_utf8_is_a_clear_error() {
+        let ok = Incoming::decode(request()).unwrap();
+        assert_eq!(
+            (&*ok.method, ok.verb(), &*ok.query),
+            ("api/items", "GET", "page=2")
+        );
+        assert_eq!(ok.headers, [("x-id".to_owned(), "42".to_owned())]);
+        assert!(ok.traceparent.is_none(), "an empty field is no trace");
+
+        let bad = [0xff, 0xfe];
+        type Set = fn(&mut proto::ServiceRequest, Bytes);
+        let cases: [(&str, Set); 4] = [
+            ("method", |r, b| r.method = b),
+            ("verb", |r, b| r.verb = b),
+            ("header value", |r, b| r.headers[0].value = b),
+            ("traceparent", |r, b| r.traceparent = b),
+        ];
+        for (what, set) in cases {
+            let mut r = request();
+            set(&mut r, Bytes::copy_from_slice(&bad));
+            let Err(e) = Incoming::decode(r) else {
+                panic!("{what}: invalid UTF-8 accepted");
+            };
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{what}");
+            assert!(e.message().contains(what), "{what}: {e}");
         }
     }
 }

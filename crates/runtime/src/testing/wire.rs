@@ -65,21 +65,24 @@ impl RawClient {
         claimed_caller: &str,
         headers: &[(&str, &str)],
     ) -> Result<ServiceResponse, Error> {
+        let text = |s: &str| bytes::Bytes::copy_from_slice(s.as_bytes());
         let request = proto::ServiceRequest {
-            app_id: app_id.to_owned(),
-            namespace: namespace.to_owned(),
-            method: method.to_owned(),
-            verb: "POST".to_owned(),
-            query: String::new(),
+            app_id: text(app_id),
+            namespace: text(namespace),
+            method: text(method),
+            verb: text("POST"),
+            query: bytes::Bytes::new(),
             headers: headers
                 .iter()
                 .map(|(n, v)| proto::Header {
-                    name: (*n).to_owned(),
-                    value: (*v).to_owned(),
+                    name: text(n),
+                    value: text(v),
                 })
                 .collect(),
             body: bytes::Bytes::new(),
-            caller_app_id: claimed_caller.to_owned(),
+            caller_app_id: text(claimed_caller),
+            traceparent: bytes::Bytes::new(),
+            timeout_micros: 0,
         };
         let deadline = Instant::now() + Duration::from_secs(5);
         self.peers
