@@ -6,15 +6,20 @@ use std::time::Duration;
 use bytes::Bytes;
 use dashmap::DashMap;
 use tokio::time::Instant;
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Endpoint};
 
+use super::codec::{HoldsRequest, Outbound, ServiceCodec};
 use super::proto::call_reply::Result as Reply;
 use super::proto::invoke_client::InvokeClient;
-use super::proto::{service_reply, CallRequest, ServiceRequest};
+use super::proto::{service_reply, CallRequest};
 use super::wire;
 use crate::error::{Error, ErrorKind};
 use crate::security::tls::TlsConnector;
 use crate::service::ServiceResponse;
+
+/// The gRPC path of `Invoke/Service`.
+const SERVICE_PATH: &str = "/weft.invoke.v1.Invoke/Service";
 
 /// How a forwarded call failed.
 #[derive(Debug)]
@@ -30,7 +35,7 @@ pub(crate) enum RemoteError {
 /// workload identity.
 #[derive(Debug, Default)]
 pub(crate) struct Peers {
-    clients: DashMap<String, InvokeClient<Channel>, foldhash::fast::RandomState>,
+    channels: DashMap<String, Channel, foldhash::fast::RandomState>,
     tls: Option<Arc<rustls::ClientConfig>>,
 }
 
@@ -38,14 +43,14 @@ impl Peers {
     /// Channels over mutual TLS with `tls`.
     pub(crate) fn with_tls(tls: Arc<rustls::ClientConfig>) -> Self {
         Peers {
-            clients: DashMap::default(),
+            channels: DashMap::default(),
             tls: Some(tls),
         }
     }
 
-    fn client(&self, address: &str) -> Result<InvokeClient<Channel>, Error> {
-        if let Some(client) = self.clients.get(address) {
-            return Ok(client.clone());
+    fn channel(&self, address: &str) -> Result<Channel, Error> {
+        if let Some(channel) = self.channels.get(address) {
+            return Ok(channel.clone());
         }
         let endpoint = Endpoint::from_shared(format!("http://{address}"))
             .map_err(|e| {
@@ -62,9 +67,8 @@ impl Peers {
             Some(tls) => endpoint.connect_with_connector_lazy(TlsConnector::new(Arc::clone(tls))),
             None => endpoint.connect_lazy(),
         };
-        let client = InvokeClient::new(channel);
-        self.clients.insert(address.to_owned(), client.clone());
-        Ok(client)
+        self.channels.insert(address.to_owned(), channel.clone());
+        Ok(channel)
     }
 
     /// Sends one call to the host at `address`, bounded by `deadline`.
@@ -74,12 +78,14 @@ impl Peers {
         request: CallRequest,
         deadline: Instant,
     ) -> Result<Bytes, RemoteError> {
-        let mut client = self
-            .client(address)
-            .map_err(|error| RemoteError::Transport {
-                error,
-                never_sent: true,
-            })?;
+        let mut client =
+            InvokeClient::new(
+                self.channel(address)
+                    .map_err(|error| RemoteError::Transport {
+                        error,
+                        never_sent: true,
+                    })?,
+            );
         let mut request = tonic::Request::new(request);
         request.set_timeout(deadline.saturating_duration_since(Instant::now()));
         match client.call(request).await {
@@ -101,23 +107,46 @@ impl Peers {
     }
 
     /// Sends one service call to the instance at `address`, bounded by `deadline`, which
-    /// travels in the request.
-    pub(crate) async fn service(
+    /// travels in the request. The request is encoded from the shared `request`, not copied.
+    pub(crate) async fn service<R: HoldsRequest>(
         &self,
         address: &str,
-        mut request: ServiceRequest,
+        request: Arc<R>,
         deadline: Instant,
     ) -> Result<ServiceResponse, RemoteError> {
-        let mut client = self
-            .client(address)
+        let channel = self
+            .channel(address)
             .map_err(|error| RemoteError::Transport {
                 error,
                 never_sent: true,
             })?;
         let left = deadline.saturating_duration_since(Instant::now());
-        // At least 1 µs: 0 would mean "the callee's default".
-        request.timeout_micros = u64::try_from(left.as_micros()).unwrap_or(u64::MAX).max(1);
-        match client.service(tonic::Request::new(request)).await {
+        let outbound = Outbound {
+            request,
+            // At least 1 µs: 0 would mean "the callee's default".
+            timeout_micros: u64::try_from(left.as_micros()).unwrap_or(u64::MAX).max(1),
+        };
+        // The generated client's `service` without its per-call method extension, which costs
+        // two allocations and serves only interceptors, of which there are none.
+        let mut grpc = tonic::client::Grpc::new(channel);
+        if let Err(e) = grpc.ready().await {
+            // The request never left: the channel could not take it.
+            return Err(RemoteError::Transport {
+                error: Error::new(
+                    ErrorKind::Unavailable,
+                    format!("the channel to host {address} is closed: {e}"),
+                ),
+                never_sent: true,
+            });
+        }
+        let sent = grpc
+            .unary(
+                tonic::Request::new(outbound),
+                PathAndQuery::from_static(SERVICE_PATH),
+                ServiceCodec::default(),
+            )
+            .await;
+        match sent {
             Ok(reply) => match reply.into_inner().result {
                 Some(service_reply::Result::Response(r)) => Ok(ServiceResponse {
                     status: u16::try_from(r.status).unwrap_or(500),

@@ -2,6 +2,7 @@
 //! between [`Error`](crate::Error) and the wire.
 
 pub(crate) mod client;
+pub(crate) mod codec;
 pub(crate) mod policy;
 pub(crate) mod server;
 pub(crate) mod wire;

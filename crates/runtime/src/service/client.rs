@@ -36,6 +36,7 @@ use tower::{Service, ServiceBuilder};
 use super::{check_method, Balancer, ServiceCall, ServiceResponse};
 use crate::error::{Error, ErrorKind};
 use crate::invoke::client::{Peers, RemoteError};
+use crate::invoke::codec::HoldsRequest;
 use crate::invoke::proto;
 use crate::resiliency::{
     BreakerLayer, BreakerRegistry, BreakerState, HasDeadline, Resiliency, RetryLayer, RetryPolicy,
@@ -112,6 +113,12 @@ struct Outgoing {
     route: Arc<Route>,
     wire: proto::ServiceRequest,
     attempts: AtomicU32,
+}
+
+impl HoldsRequest for Outgoing {
+    fn request(&self) -> &proto::ServiceRequest {
+        &self.wire
+    }
 }
 
 /// One attempt: the shared call, its deadline, and the instance [`Pick`] chose.
@@ -292,7 +299,7 @@ impl Fabric {
                 body,
                 caller_app_id: self.caller.clone(),
                 traceparent: trace.to_header().into(),
-                // Set per attempt, from the time left then.
+                // Appended per attempt, from the time left then (`invoke::codec`).
                 timeout_micros: 0,
             },
             route,
@@ -450,10 +457,9 @@ impl Service<Attempt> for Transport {
     fn call(&mut self, attempt: Attempt) -> Self::Future {
         let peers = Arc::clone(&self.peers);
         Box::pin(async move {
-            // The wire request's fields are shared buffers: a copy costs reference counts.
-            let request = attempt.call.wire.clone();
+            let call = Arc::clone(&attempt.call);
             match peers
-                .service(attempt.address(), request, attempt.deadline)
+                .service(attempt.address(), call, attempt.deadline)
                 .await
             {
                 Ok(response) => Ok(response),

@@ -265,9 +265,17 @@ fn valid_tracestate(s: &str) -> bool {
         && s.bytes().all(|b| (0x20..=0x7e).contains(&b) || b == b'\t')
 }
 
+/// Random ids from a fast per-thread generator (seeded from the thread's secure one): trace ids
+/// need to be unique and uniformly spread for sampling, not unpredictable, and every service
+/// call makes one.
 fn random_nonzero<const N: usize>() -> [u8; N] {
+    use rand::{Rng, SeedableRng};
+    thread_local! {
+        static IDS: std::cell::RefCell<rand::rngs::SmallRng> =
+            std::cell::RefCell::new(rand::rngs::SmallRng::from_rng(&mut rand::rng()));
+    }
     loop {
-        let id: [u8; N] = rand::random();
+        let id: [u8; N] = IDS.with_borrow_mut(|rng| rng.random());
         if !is_zero(&id) {
             return id;
         }

@@ -86,7 +86,7 @@ impl RawClient {
         };
         let deadline = Instant::now() + Duration::from_secs(5);
         self.peers
-            .service(address, request, deadline)
+            .service(address, Arc::new(request), deadline)
             .await
             .map_err(|e| match e {
                 RemoteError::Callee(e) | RemoteError::Transport { error: e, .. } => e,
