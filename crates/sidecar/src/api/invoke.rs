@@ -6,10 +6,10 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use weft_runtime::ServiceCall;
 
-use super::{body_error, dapr_error, runtime_error, Shared};
+use super::{dapr_error, runtime_error, Reply, Shared};
 use crate::app::is_end_to_end;
 
 /// Headers that address the sidecar, not the app.
@@ -26,7 +26,7 @@ pub(super) async fn by_path(
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
+) -> Reply {
     invoke(shared, app_id, method, verb, uri, headers, body).await
 }
 
@@ -37,17 +37,17 @@ pub(super) async fn by_header(
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
+) -> Reply {
     let Some(app_id) = headers
         .get("dapr-app-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
     else {
-        return dapr_error(
+        return Err(dapr_error(
             StatusCode::NOT_FOUND,
             "ERR_NOT_FOUND",
             format!("no such API: {verb} {}", uri.path()),
-        );
+        ));
     };
     let method = uri.path().trim_start_matches('/').to_owned();
     invoke(shared, app_id, method, verb, uri, headers, body).await
@@ -61,15 +61,8 @@ async fn invoke(
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(rejection) => return body_error(&rejection),
-    };
-    let ready = match shared.ready().await {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
+) -> Reply {
+    let (body, ready) = shared.prepare(body).await?;
     let mut call = ServiceCall::new(app_id, method)
         .verb(verb.as_str())
         .query(uri.query().unwrap_or(""))
@@ -80,23 +73,22 @@ async fn invoke(
             call = call.header(name.as_str(), value);
         }
     }
-    match ready.host.send(call).await {
-        Ok(reply) => {
-            let status =
-                StatusCode::from_u16(reply.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut response = (status, reply.body().clone()).into_response();
-            for (name, value) in reply.headers() {
-                if let (Ok(n), Ok(v)) = (
-                    HeaderName::try_from(name.as_str()),
-                    HeaderValue::try_from(value.as_str()),
-                ) {
-                    if is_end_to_end(n.as_str()) {
-                        response.headers_mut().append(n, v);
-                    }
-                }
+    let reply = ready
+        .host
+        .send(call)
+        .await
+        .map_err(|e| runtime_error(&e, "ERR_DIRECT_INVOKE"))?;
+    let status = StatusCode::from_u16(reply.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, reply.body().clone()).into_response();
+    for (name, value) in reply.headers() {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) {
+            if is_end_to_end(n.as_str()) {
+                response.headers_mut().append(n, v);
             }
-            response
         }
-        Err(e) => runtime_error(&e, "ERR_DIRECT_INVOKE"),
     }
+    Ok(response)
 }

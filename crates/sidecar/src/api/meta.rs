@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::{dapr_error, Shared};
+use super::{dapr_error, Reply, Shared};
 
 /// `GET /v1.0/healthz`: 204 once the host runs (app configuration read, cluster joined).
 pub(super) async fn healthz(State(shared): State<Shared>) -> Response {
@@ -26,11 +26,8 @@ pub(super) async fn healthz_outbound() -> Response {
 }
 
 /// `GET /v1.0/metadata`: the app id, the actor types hosted here with their active counts.
-pub(super) async fn metadata(State(shared): State<Shared>) -> Response {
-    let ready = match shared.ready().await {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
+pub(super) async fn metadata(State(shared): State<Shared>) -> Reply {
+    let ready = shared.ready().await?;
     let actors: Vec<serde_json::Value> = ready
         .actor_types
         .iter()
@@ -49,5 +46,5 @@ pub(super) async fn metadata(State(shared): State<Shared>) -> Response {
             "protocol": "http",
         },
     });
-    axum::Json(body).into_response()
+    Ok(axum::Json(body).into_response())
 }

@@ -23,6 +23,7 @@ mod meta;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -67,10 +68,26 @@ impl Shared {
         found.ok().flatten().ok_or_else(not_ready)
     }
 
+    /// The request's body and the running host, for handlers that take a body.
+    ///
+    /// The body is checked first: a body that could not be read is answered at once, even
+    /// during start-up, instead of after waiting up to [`STARTUP_WAIT`] for the host.
+    async fn prepare(
+        &self,
+        body: Result<Bytes, BytesRejection>,
+    ) -> Result<(Bytes, Arc<Ready>), Response> {
+        let body = body.map_err(|rejection| body_error(&rejection))?;
+        Ok((body, self.ready().await?))
+    }
+
     fn is_ready(&self) -> bool {
         self.ready.borrow().is_some()
     }
 }
+
+/// What a handler answers. The error arm is a finished Dapr error response, so that a handler
+/// can end early with `?`; axum sends either arm as it is.
+type Reply = Result<Response, Response>;
 
 fn not_ready() -> Response {
     dapr_error(
