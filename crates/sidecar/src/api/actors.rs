@@ -15,7 +15,7 @@ use serde::Deserialize;
 use weft_runtime::state::{Condition, Operation, StateKey};
 use weft_runtime::{CallOptions, Codec, Reminder, Timer};
 
-use super::{body_error, dapr_error, runtime_error, Shared};
+use super::{dapr_error, malformed, parse_json, runtime_error, Ready, Reply, Shared};
 use crate::actors::{TimerOp, APPLY_TIMERS};
 use crate::app::go_duration;
 
@@ -26,52 +26,38 @@ pub(super) async fn invoke(
     State(shared): State<Shared>,
     Path((actor_type, actor_id, method)): Path<(String, String, String)>,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(rejection) => return body_error(&rejection),
-    };
-    let ready = match shared.ready().await {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
+) -> Reply {
+    let (body, ready) = shared.prepare(body).await?;
     let options = CallOptions::default()
         .codec(Codec::Json)
         .timeout(ready.config.call_timeout);
-    match ready
+    let reply = ready
         .host
         .call_with(&actor_type, &actor_id, method, body, options)
         .await
-    {
-        Ok(reply) => (StatusCode::OK, reply).into_response(),
-        Err(e) => runtime_error(&e, "ERR_ACTOR_INVOKE_METHOD"),
-    }
+        .map_err(|e| runtime_error(&e, "ERR_ACTOR_INVOKE_METHOD"))?;
+    Ok((StatusCode::OK, reply).into_response())
 }
 
 pub(super) async fn state_get(
     State(shared): State<Shared>,
     Path((actor_type, actor_id, key)): Path<(String, String, String)>,
-) -> Response {
-    let ready = match shared.ready().await {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
-    if let Err(response) = check_key(&key) {
-        return response;
-    }
+) -> Reply {
+    let ready = shared.ready().await?;
+    check_key(&key)?;
     let key = StateKey::actor(&ready.config.app_id, &actor_type, &actor_id, &key);
-    let store = match ready.host.store() {
-        Ok(s) => s,
-        Err(e) => return runtime_error(&e, "ERR_ACTOR_STATE_GET"),
-    };
+    let store = ready
+        .host
+        .store()
+        .map_err(|e| runtime_error(&e, "ERR_ACTOR_STATE_GET"))?;
     match store.get(&key).await {
-        Ok(Some(v)) => (StatusCode::OK, v.value).into_response(),
-        Ok(None) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => dapr_error(
+        Ok(Some(v)) => Ok((StatusCode::OK, v.value).into_response()),
+        Ok(None) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(e) => Err(dapr_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "ERR_ACTOR_STATE_GET",
             e.to_string(),
-        ),
+        )),
     }
 }
 
@@ -89,13 +75,44 @@ struct StateOpRequest {
     value: Option<serde_json::Value>,
 }
 
+impl StateOp {
+    /// The store operation on the actor's key, or a 400 for a key or operation the app may not use.
+    fn into_operation(
+        self,
+        app_id: &str,
+        actor_type: &str,
+        actor_id: &str,
+    ) -> Result<Operation, Response> {
+        check_key(&self.request.key)?;
+        let key = StateKey::actor(app_id, actor_type, actor_id, &self.request.key);
+        match self.operation.as_str() {
+            "upsert" => {
+                let value = self.request.value.unwrap_or(serde_json::Value::Null);
+                let bytes = serde_json::to_vec(&value)
+                    .map_err(|_| malformed("state value does not encode"))?;
+                Ok(Operation::Set {
+                    key,
+                    value: bytes.into(),
+                    condition: Condition::Any,
+                })
+            }
+            "delete" => Ok(Operation::Delete {
+                key,
+                condition: Condition::Any,
+            }),
+            other => Err(malformed(format!(
+                "unknown state operation {other:?} (expected upsert or delete)"
+            ))),
+        }
+    }
+}
+
+/// Refuses an empty key, and the runtime's own keys, which the app must not overwrite.
 fn check_key(key: &str) -> Result<(), Response> {
     if key.is_empty() || key.starts_with(RESERVED_PREFIX) {
-        return Err(dapr_error(
-            StatusCode::BAD_REQUEST,
-            "ERR_MALFORMED_REQUEST",
-            format!("invalid state key {key:?}: empty, or reserved (`{RESERVED_PREFIX}...`)"),
-        ));
+        return Err(malformed(format!(
+            "invalid state key {key:?}: empty, or reserved (`{RESERVED_PREFIX}...`)"
+        )));
     }
     Ok(())
 }
@@ -104,80 +121,28 @@ pub(super) async fn state_transaction(
     State(shared): State<Shared>,
     Path((actor_type, actor_id)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(rejection) => return body_error(&rejection),
-    };
-    let ready = match shared.ready().await {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
-    let ops: Vec<StateOp> = match serde_json::from_slice(&body) {
-        Ok(ops) => ops,
-        Err(e) => {
-            return dapr_error(
-                StatusCode::BAD_REQUEST,
-                "ERR_MALFORMED_REQUEST",
-                format!("the state transaction is not valid JSON: {e}"),
-            )
-        }
-    };
-    let mut operations = Vec::with_capacity(ops.len());
-    for op in ops {
-        if let Err(response) = check_key(&op.request.key) {
-            return response;
-        }
-        let key = StateKey::actor(
-            &ready.config.app_id,
-            &actor_type,
-            &actor_id,
-            &op.request.key,
-        );
-        let operation = match op.operation.as_str() {
-            "upsert" => {
-                let value = op.request.value.unwrap_or(serde_json::Value::Null);
-                let Ok(bytes) = serde_json::to_vec(&value) else {
-                    return dapr_error(
-                        StatusCode::BAD_REQUEST,
-                        "ERR_MALFORMED_REQUEST",
-                        "state value does not encode",
-                    );
-                };
-                Operation::Set {
-                    key,
-                    value: bytes.into(),
-                    condition: Condition::Any,
-                }
-            }
-            "delete" => Operation::Delete {
-                key,
-                condition: Condition::Any,
-            },
-            other => {
-                return dapr_error(
-                    StatusCode::BAD_REQUEST,
-                    "ERR_MALFORMED_REQUEST",
-                    format!("unknown state operation {other:?} (expected upsert or delete)"),
-                )
-            }
-        };
-        operations.push(operation);
-    }
-    let store = match ready.host.store() {
-        Ok(s) => s,
-        Err(e) => return runtime_error(&e, "ERR_ACTOR_STATE_TRANSACTION_SAVE"),
-    };
+) -> Reply {
+    let (body, ready) = shared.prepare(body).await?;
+    let ops: Vec<StateOp> = parse_json(&body, "the state transaction")?;
+    // Every operation is checked before the store sees any, so a bad one writes nothing.
+    let operations = ops
+        .into_iter()
+        .map(|op| op.into_operation(&ready.config.app_id, &actor_type, &actor_id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let store = ready
+        .host
+        .store()
+        .map_err(|e| runtime_error(&e, "ERR_ACTOR_STATE_TRANSACTION_SAVE"))?;
     match store.transact(operations).await {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => dapr_error(
+        Ok(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(e) => Err(dapr_error(
             match e.kind() {
                 weft_runtime::state::StoreErrorKind::Invalid => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
             "ERR_ACTOR_STATE_TRANSACTION_SAVE",
             e.to_string(),
-        ),
+        )),
     }
 }
 
@@ -193,16 +158,15 @@ struct TimerBody {
     period: String,
 }
 
+/// A timer's `field` as a duration; `None` when the app left it empty.
 fn duration(field: &str, value: &str) -> Result<Option<Duration>, Response> {
     if value.is_empty() {
         return Ok(None);
     }
     go_duration(value).map(Some).ok_or_else(|| {
-        dapr_error(
-            StatusCode::BAD_REQUEST,
-            "ERR_MALFORMED_REQUEST",
-            format!("invalid {field} {value:?}: expected a duration like 5s, 1m30s or 0h0m5s0ms"),
-        )
+        malformed(format!(
+            "invalid {field} {value:?}: expected a duration like 5s, 1m30s or 0h0m5s0ms"
+        ))
     })
 }
 
@@ -210,38 +174,14 @@ pub(super) async fn timer_register(
     State(shared): State<Shared>,
     Path((actor_type, actor_id, name)): Path<(String, String, String)>,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(rejection) => return body_error(&rejection),
-    };
-    let ready = match shared.ready().await {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
-    let parsed: TimerBody = match serde_json::from_slice(&body) {
-        Ok(t) => t,
-        Err(e) => {
-            return dapr_error(
-                StatusCode::BAD_REQUEST,
-                "ERR_MALFORMED_REQUEST",
-                format!("the timer is not valid JSON: {e}"),
-            )
-        }
-    };
-    let (due, period) = match (
-        duration("dueTime", &parsed.due_time),
-        duration("period", &parsed.period),
-    ) {
-        (Ok(d), Ok(p)) => (d, p),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+) -> Reply {
+    let (body, ready) = shared.prepare(body).await?;
+    let parsed: TimerBody = parse_json(&body, "the timer")?;
+    // dueTime is checked first: when both are wrong, the app hears about dueTime.
+    let due = duration("dueTime", &parsed.due_time)?;
+    let period = duration("period", &parsed.period)?;
     if period.is_some_and(|p| p.is_zero()) {
-        return dapr_error(
-            StatusCode::BAD_REQUEST,
-            "ERR_MALFORMED_REQUEST",
-            "the timer's period must be greater than zero",
-        );
+        return Err(malformed("the timer's period must be greater than zero"));
     }
     // The firing sends the app this registration, as Dapr does (callback, data, due, period).
     let mut timer = Timer::new(name, parsed.callback)
@@ -250,24 +190,31 @@ pub(super) async fn timer_register(
     if let Some(p) = period {
         timer = timer.period(p);
     }
-    ready
-        .timers
-        .push(&actor_type, &actor_id, TimerOp::Register(timer));
-    poke(&ready.host, actor_type, actor_id);
-    StatusCode::NO_CONTENT.into_response()
+    Ok(change_timers(
+        &ready,
+        actor_type,
+        actor_id,
+        TimerOp::Register(timer),
+    ))
 }
 
 pub(super) async fn timer_unregister(
     State(shared): State<Shared>,
     Path((actor_type, actor_id, name)): Path<(String, String, String)>,
-) -> Response {
-    let ready = match shared.ready().await {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
-    ready
-        .timers
-        .push(&actor_type, &actor_id, TimerOp::Unregister(name));
+) -> Reply {
+    let ready = shared.ready().await?;
+    Ok(change_timers(
+        &ready,
+        actor_type,
+        actor_id,
+        TimerOp::Unregister(name),
+    ))
+}
+
+/// Queues a timer change for the actor and has it applied: the answer, 204, does not wait for
+/// the change to take effect (see [`poke`]).
+fn change_timers(ready: &Ready, actor_type: String, actor_id: String, op: TimerOp) -> Response {
+    ready.timers.push(&actor_type, &actor_id, op);
     poke(&ready.host, actor_type, actor_id);
     StatusCode::NO_CONTENT.into_response()
 }
@@ -298,70 +245,57 @@ struct ReminderBody {
     ttl: String,
 }
 
+impl ReminderBody {
+    /// The reminder `name` this registration describes, carrying `data`, the registration as the
+    /// app sent it: the firing sends it back (data, dueTime, period), as Dapr does.
+    ///
+    /// # Errors
+    ///
+    /// A due time, period or TTL that does not parse.
+    fn into_reminder(self, name: String, data: Bytes) -> Result<Reminder, weft_runtime::Error> {
+        let mut r = Reminder::new(name).data(data);
+        if !self.due_time.is_empty() {
+            r = r.try_due_time(&self.due_time)?;
+        }
+        if !self.period.is_empty() {
+            r = r.try_period(&self.period)?;
+        }
+        if !self.ttl.is_empty() {
+            r = r.try_ttl(&self.ttl)?;
+        }
+        Ok(r)
+    }
+}
+
 pub(super) async fn reminder_register(
     State(shared): State<Shared>,
     Path((actor_type, actor_id, name)): Path<(String, String, String)>,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(rejection) => return body_error(&rejection),
-    };
-    let ready = match shared.ready().await {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
-    let parsed: ReminderBody = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return dapr_error(
-                StatusCode::BAD_REQUEST,
-                "ERR_MALFORMED_REQUEST",
-                format!("the reminder is not valid JSON: {e}"),
-            )
-        }
-    };
-    // The firing sends the app this registration back (data, dueTime, period), as Dapr does.
-    let reminder = (|| {
-        let mut r = Reminder::new(name).data(body.clone());
-        if !parsed.due_time.is_empty() {
-            r = r.try_due_time(&parsed.due_time)?;
-        }
-        if !parsed.period.is_empty() {
-            r = r.try_period(&parsed.period)?;
-        }
-        if !parsed.ttl.is_empty() {
-            r = r.try_ttl(&parsed.ttl)?;
-        }
-        Ok::<_, weft_runtime::Error>(r)
-    })();
-    let result = match reminder {
-        Ok(r) => {
-            ready
-                .host
-                .register_reminder(&actor_type, &actor_id, r)
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => dapr_error(
+) -> Reply {
+    let (body, ready) = shared.prepare(body).await?;
+    let parsed: ReminderBody = parse_json(&body, "the reminder")?;
+    // Dapr answers 500 for a registration it could not make, a bad duration included.
+    let create_failed = |e: weft_runtime::Error| {
+        dapr_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "ERR_ACTOR_REMINDER_CREATE",
             e.to_string(),
-        ),
-    }
+        )
+    };
+    let reminder = parsed.into_reminder(name, body).map_err(create_failed)?;
+    ready
+        .host
+        .register_reminder(&actor_type, &actor_id, reminder)
+        .await
+        .map_err(create_failed)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub(super) async fn reminder_get(
     State(shared): State<Shared>,
     Path((actor_type, actor_id, name)): Path<(String, String, String)>,
-) -> Response {
-    let ready = match shared.ready().await {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
+) -> Reply {
+    let ready = shared.ready().await?;
     match ready.host.get_reminder(&actor_type, &actor_id, &name).await {
         Ok(Some(info)) => {
             let registered: serde_json::Value =
@@ -372,31 +306,26 @@ pub(super) async fn reminder_get(
                 "data": registered.get("data").cloned().unwrap_or_default(),
                 "ttl": registered.get("ttl").cloned().unwrap_or_default(),
             });
-            axum::Json(body).into_response()
+            Ok(axum::Json(body).into_response())
         }
-        Ok(None) => dapr_error(
+        Ok(None) => Err(dapr_error(
             StatusCode::NOT_FOUND,
             "ERR_ACTOR_REMINDER_GET",
             format!("no reminder {name:?} for {actor_type}/{actor_id}"),
-        ),
-        Err(e) => runtime_error(&e, "ERR_ACTOR_REMINDER_GET"),
+        )),
+        Err(e) => Err(runtime_error(&e, "ERR_ACTOR_REMINDER_GET")),
     }
 }
 
 pub(super) async fn reminder_unregister(
     State(shared): State<Shared>,
     Path((actor_type, actor_id, name)): Path<(String, String, String)>,
-) -> Response {
-    let ready = match shared.ready().await {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
-    match ready
+) -> Reply {
+    let ready = shared.ready().await?;
+    ready
         .host
         .unregister_reminder(&actor_type, &actor_id, &name)
         .await
-    {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => runtime_error(&e, "ERR_ACTOR_REMINDER_DELETE"),
-    }
+        .map_err(|e| runtime_error(&e, "ERR_ACTOR_REMINDER_DELETE"))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -29,6 +29,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
+use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use weft_runtime::{Error, ErrorKind, HostHandle};
 
@@ -101,6 +102,17 @@ fn not_ready() -> Response {
 pub(crate) fn dapr_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body = serde_json::json!({ "errorCode": code, "message": message.into() });
     (status, axum::Json(body)).into_response()
+}
+
+/// A Dapr `400 ERR_MALFORMED_REQUEST`: the request itself is wrong, so resending it can't help.
+fn malformed(message: impl Into<String>) -> Response {
+    dapr_error(StatusCode::BAD_REQUEST, "ERR_MALFORMED_REQUEST", message)
+}
+
+/// A JSON body read as `T`. `what` names the body in the error ("the timer"), because Dapr's
+/// clients show the message to the app's developer as it is.
+fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| malformed(format!("{what} is not valid JSON: {e}")))
 }
 
 /// A body that could not be read (too large, broken), as a Dapr error.
