@@ -95,6 +95,24 @@ impl Condition {
             Condition::Matches(want) => current == Some(want),
         }
     }
+
+    /// [`Condition::is_met_by`] as a result: `Ok` when it holds, otherwise the conflict error
+    /// that operation `op` reports for `key`.
+    ///
+    /// Shared by the stores that check conditions in Rust (memory, sled), so both report a failed
+    /// condition with the same kind and message; Redis checks them inside its write script.
+    pub(crate) fn check(
+        self,
+        op: &'static str,
+        key: &StateKey,
+        current: Option<ETag>,
+    ) -> Result<(), StoreError> {
+        if self.is_met_by(current) {
+            Ok(())
+        } else {
+            Err(StoreError::conflict(op, key, self, current))
+        }
+    }
 }
 
 /// One operation of a [`StateStore::transact`] call.

@@ -290,8 +290,8 @@ fn check(
             Err(e) => return abort(e),
         },
     };
-    if !condition.is_met_by(current) {
-        return abort(StoreError::conflict(op, key, condition, current));
+    if let Err(e) = condition.check(op, key, current) {
+        return abort(e);
     }
     Ok((stored.is_some(), current))
 }
