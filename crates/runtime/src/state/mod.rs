@@ -258,6 +258,15 @@ impl StoreError {
         self
     }
 
+    /// The key the failing operation was about, when it was about one: batch operations and
+    /// store-wide failures have none.
+    pub(crate) fn with_optional_key(self, key: Option<&StateKey>) -> Self {
+        match key {
+            Some(k) => self.with_key(k.clone()),
+            None => self,
+        }
+    }
+
     /// The underlying cause.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(source));
