@@ -50,11 +50,7 @@ pub(crate) async fn a_check_operation_guards_a_transaction_without_writing(store
                 key: epoch.clone(),
                 condition: expect,
             },
-            Operation::Set {
-                key: data.clone(),
-                value: bytes(value),
-                condition: Condition::Any,
-            },
+            set_op(&data, value, Condition::Any),
         ]
     };
     let etags = store
@@ -66,8 +62,11 @@ pub(crate) async fn a_check_operation_guards_a_transaction_without_writing(store
         Some(mine),
         "a check reports the key's current etag"
     );
-    let after = store.get(&epoch).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(after.map(|v| v.etag), Some(mine), "a check must not write");
+    assert_eq!(
+        get(store, &epoch).await.map(|v| v.etag),
+        Some(mine),
+        "a check must not write"
+    );
 
     // Someone else takes the epoch: the old holder's commit is refused, nothing is written.
     set(store, &epoch, bytes(b"2"), Condition::Matches(mine)).await;
@@ -78,8 +77,7 @@ pub(crate) async fn a_check_operation_guards_a_transaction_without_writing(store
         StoreErrorKind::Conflict,
         &epoch,
     );
-    let data_now = store.get(&data).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(data_now.map(|v| v.value), Some(bytes(b"v1")));
+    assert_eq!(get(store, &data).await.map(|v| v.value), Some(bytes(b"v1")));
 }
 
 async fn scan(
@@ -114,23 +112,16 @@ pub(crate) async fn index_orders_entries_by_score_and_moves_them(store: &dyn Sta
     let keys = Keys::new("index_orders");
     let index = keys.key("__index");
     let at = 1_700_000_000_000u64;
-    let add = |name: &str, score: u64| Operation::IndexAdd {
-        index: index.clone(),
-        member: keys.key(name),
-        score,
-    };
+    let add = |name: &str, score: u64| index_add_op(&index, &keys.key(name), score);
     assert!(
         scan(store, &index, u64::MAX, 0, 10).await.is_empty(),
         "a new index is empty"
     );
-    store
-        .transact(vec![
-            add("c", at + 30),
-            add("a", at + 10),
-            add("b", at + 20),
-        ])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    transact(
+        store,
+        vec![add("c", at + 30), add("a", at + 10), add("b", at + 20)],
+    )
+    .await;
     let all = scan(store, &index, u64::MAX, 0, 10).await;
     let names = |v: &[(String, u64)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
     assert_eq!(names(&all), ["a", "b", "c"]);
@@ -146,20 +137,15 @@ pub(crate) async fn index_orders_entries_by_score_and_moves_them(store: &dyn Sta
     assert_eq!(names(&scan(store, &index, u64::MAX, 1, 1).await), ["b"]);
 
     // Adding again moves the entry; removing forgets it; removing an absent entry is fine.
-    store
-        .transact(vec![
+    transact(
+        store,
+        vec![
             add("a", at + 40),
-            Operation::IndexRemove {
-                index: index.clone(),
-                member: keys.key("b"),
-            },
-            Operation::IndexRemove {
-                index: index.clone(),
-                member: keys.key("never"),
-            },
-        ])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+            index_remove_op(&index, &keys.key("b")),
+            index_remove_op(&index, &keys.key("never")),
+        ],
+    )
+    .await;
     let all = scan(store, &index, u64::MAX, 0, 10).await;
     assert_eq!(names(&all), ["c", "a"]);
     assert_eq!(all[1].1, at + 40);
@@ -172,22 +158,11 @@ pub(crate) async fn index_changes_only_with_its_transaction(store: &dyn StateSto
     let (index, record) = (keys.key("__index"), keys.key("record"));
     let ops = |condition: Condition, score: u64| {
         vec![
-            Operation::Set {
-                key: record.clone(),
-                value: bytes(b"r"),
-                condition,
-            },
-            Operation::IndexAdd {
-                index: index.clone(),
-                member: record.clone(),
-                score,
-            },
+            set_op(&record, b"r", condition),
+            index_add_op(&index, &record, score),
         ]
     };
-    let etags = store
-        .transact(ops(Condition::Absent, 5))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let etags = transact(store, ops(Condition::Absent, 5)).await;
     assert!(etags[0].is_some() && etags[1].is_none(), "{etags:?}");
     assert_fails(
         store.transact(ops(Condition::Absent, 7)).await,
@@ -201,36 +176,22 @@ pub(crate) async fn index_changes_only_with_its_transaction(store: &dyn StateSto
     );
     // Two entries of one index in one transaction are fine; one key as record and index is not.
     let other = keys.key("other");
-    store
-        .transact(vec![
-            Operation::IndexAdd {
-                index: index.clone(),
-                member: other.clone(),
-                score: 1,
-            },
-            Operation::IndexRemove {
-                index: index.clone(),
-                member: record.clone(),
-            },
-        ])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    transact(
+        store,
+        vec![
+            index_add_op(&index, &other, 1),
+            index_remove_op(&index, &record),
+        ],
+    )
+    .await;
     assert_eq!(
         scan(store, &index, u64::MAX, 0, 10).await,
         [("other".to_owned(), 1)]
     );
     let mixed = store
         .transact(vec![
-            Operation::Set {
-                key: index.clone(),
-                value: bytes(b"x"),
-                condition: Condition::Any,
-            },
-            Operation::IndexAdd {
-                index: index.clone(),
-                member: record.clone(),
-                score: 1,
-            },
+            set_op(&index, b"x", Condition::Any),
+            index_add_op(&index, &record, 1),
         ])
         .await;
     assert_fails(mixed, StoreErrorKind::Invalid, &index);
@@ -280,6 +241,29 @@ fn assert_fails<T: std::fmt::Debug>(
     }
 }
 
+/// Asserts that writing `value` to `key` under `condition` is a conflict naming `key`.
+async fn assert_set_conflicts(
+    store: &dyn StateStore,
+    key: &StateKey,
+    value: Bytes,
+    condition: Condition,
+) {
+    assert_fails(
+        store.set(key, value, condition).await,
+        StoreErrorKind::Conflict,
+        key,
+    );
+}
+
+/// Asserts that deleting `key` under `condition` is a conflict naming `key`.
+async fn assert_delete_conflicts(store: &dyn StateStore, key: &StateKey, condition: Condition) {
+    assert_fails(
+        store.delete(key, condition).await,
+        StoreErrorKind::Conflict,
+        key,
+    );
+}
+
 async fn get(store: &dyn StateStore, key: &StateKey) -> Option<Versioned> {
     match store.get(key).await {
         Ok(v) => v,
@@ -297,6 +281,70 @@ async fn set(store: &dyn StateStore, key: &StateKey, value: Bytes, condition: Co
 async fn delete(store: &dyn StateStore, key: &StateKey, condition: Condition) {
     if let Err(e) = store.delete(key, condition).await {
         panic!("{store:?}: delete {key} under {condition:?} failed: {e}");
+    }
+}
+
+/// `key`'s value and ETag, `None` when it is absent.
+async fn value_and_etag(store: &dyn StateStore, key: &StateKey) -> Option<(Bytes, ETag)> {
+    get(store, key).await.map(|v| (v.value, v.etag))
+}
+
+/// Writes `v1` and then `v2` to `key` and returns both ETags: the stale one and the current one.
+async fn stale_and_current(store: &dyn StateStore, key: &StateKey) -> (ETag, ETag) {
+    let stale = set(store, key, bytes(b"v1"), Condition::Any).await;
+    let current = set(store, key, bytes(b"v2"), Condition::Any).await;
+    (stale, current)
+}
+
+/// Reads `keys` in one call that must succeed.
+async fn bulk_get(store: &dyn StateStore, keys: &[StateKey]) -> Vec<Option<Versioned>> {
+    match store.bulk_get(keys).await {
+        Ok(values) => values,
+        Err(e) => panic!("{store:?}: bulk_get of {} keys failed: {e}", keys.len()),
+    }
+}
+
+/// Runs a transaction that must succeed.
+async fn transact(store: &dyn StateStore, ops: Vec<Operation>) -> Vec<Option<ETag>> {
+    match store.transact(ops).await {
+        Ok(etags) => etags,
+        Err(e) => panic!("{store:?}: transact failed: {e}"),
+    }
+}
+
+// One line per step of a transaction, so that a check reads as the list of what it writes.
+
+/// An [`Operation::Set`] of `value` to `key` under `condition`.
+fn set_op(key: &StateKey, value: &'static [u8], condition: Condition) -> Operation {
+    Operation::Set {
+        key: key.clone(),
+        value: bytes(value),
+        condition,
+    }
+}
+
+/// An [`Operation::Delete`] of `key` under `condition`.
+fn delete_op(key: &StateKey, condition: Condition) -> Operation {
+    Operation::Delete {
+        key: key.clone(),
+        condition,
+    }
+}
+
+/// An [`Operation::IndexAdd`] of `member` to `index` at `score`.
+fn index_add_op(index: &StateKey, member: &StateKey, score: u64) -> Operation {
+    Operation::IndexAdd {
+        index: index.clone(),
+        member: member.clone(),
+        score,
+    }
+}
+
+/// An [`Operation::IndexRemove`] of `member` from `index`.
+fn index_remove_op(index: &StateKey, member: &StateKey) -> Operation {
+    Operation::IndexRemove {
+        index: index.clone(),
+        member: member.clone(),
     }
 }
 
@@ -322,7 +370,7 @@ pub(crate) async fn set_then_get_returns_value_and_etag(store: &dyn StateStore) 
     let b = keys.key("b");
     let etag_b = set(store, &b, bytes(b"unconditional"), Condition::Any).await;
     assert_eq!(
-        get(store, &b).await.map(|v| (v.value, v.etag)),
+        value_and_etag(store, &b).await,
         Some((bytes(b"unconditional"), etag_b))
     );
     // The other key is untouched.
@@ -362,25 +410,14 @@ pub(crate) async fn etag_never_repeats_after_delete_and_recreate(store: &dyn Sta
         if round % 2 == 0 {
             delete(store, &a, Condition::Any).await;
         } else {
-            let etags = store
-                .transact(vec![Operation::Delete {
-                    key: a.clone(),
-                    condition: Condition::Any,
-                }])
-                .await;
+            let etags = store.transact(vec![delete_op(&a, Condition::Any)]).await;
             assert_eq!(etags.ok(), Some(vec![None]));
         }
         assert_eq!(get(store, &a).await, None);
         // The reader of the first incarnation still holds `first`.
         let recreated = set(store, &a, bytes(b"new"), Condition::Absent).await;
         record(recreated);
-        assert_fails(
-            store
-                .set(&a, bytes(b"stale"), Condition::Matches(first))
-                .await,
-            StoreErrorKind::Conflict,
-            &a,
-        );
+        assert_set_conflicts(store, &a, bytes(b"stale"), Condition::Matches(first)).await;
         delete(store, &a, Condition::Matches(recreated)).await;
     }
 }
@@ -409,37 +446,21 @@ pub(crate) async fn absent_condition_conflicts_on_existing_key(store: &dyn State
 pub(crate) async fn matches_condition_checks_the_current_etag(store: &dyn StateStore) {
     let keys = Keys::new("matches_condition");
     let a = keys.key("a");
-    let stale = set(store, &a, bytes(b"v1"), Condition::Any).await;
-    let current = set(store, &a, bytes(b"v2"), Condition::Any).await;
+    let (stale, current) = stale_and_current(store, &a).await;
 
-    assert_fails(
-        store
-            .set(&a, bytes(b"lost"), Condition::Matches(stale))
-            .await,
-        StoreErrorKind::Conflict,
-        &a,
-    );
+    assert_set_conflicts(store, &a, bytes(b"lost"), Condition::Matches(stale)).await;
     assert_eq!(
-        get(store, &a).await.map(|v| (v.value, v.etag)),
+        value_and_etag(store, &a).await,
         Some((bytes(b"v2"), current))
     );
 
     let next = set(store, &a, bytes(b"v3"), Condition::Matches(current)).await;
     assert_ne!(next, current);
-    assert_eq!(
-        get(store, &a).await.map(|v| (v.value, v.etag)),
-        Some((bytes(b"v3"), next))
-    );
+    assert_eq!(value_and_etag(store, &a).await, Some((bytes(b"v3"), next)));
 
     // An absent key matches no ETag.
     let missing = keys.key("missing");
-    assert_fails(
-        store
-            .set(&missing, bytes(b"x"), Condition::Matches(next))
-            .await,
-        StoreErrorKind::Conflict,
-        &missing,
-    );
+    assert_set_conflicts(store, &missing, bytes(b"x"), Condition::Matches(next)).await;
     assert_eq!(get(store, &missing).await, None);
 }
 
@@ -447,30 +468,17 @@ pub(crate) async fn matches_condition_checks_the_current_etag(store: &dyn StateS
 pub(crate) async fn delete_checks_its_condition(store: &dyn StateStore) {
     let keys = Keys::new("delete_conditions");
     let a = keys.key("a");
-    let stale = set(store, &a, bytes(b"v1"), Condition::Any).await;
-    let current = set(store, &a, bytes(b"v2"), Condition::Any).await;
+    let (stale, current) = stale_and_current(store, &a).await;
 
-    assert_fails(
-        store.delete(&a, Condition::Matches(stale)).await,
-        StoreErrorKind::Conflict,
-        &a,
-    );
-    assert_fails(
-        store.delete(&a, Condition::Absent).await,
-        StoreErrorKind::Conflict,
-        &a,
-    );
+    assert_delete_conflicts(store, &a, Condition::Matches(stale)).await;
+    assert_delete_conflicts(store, &a, Condition::Absent).await;
     assert_eq!(get(store, &a).await.map(|v| v.etag), Some(current));
 
     delete(store, &a, Condition::Matches(current)).await;
     assert_eq!(get(store, &a).await, None);
 
     // Gone: deleting again is fine without an ETag, a conflict with one.
-    assert_fails(
-        store.delete(&a, Condition::Matches(current)).await,
-        StoreErrorKind::Conflict,
-        &a,
-    );
+    assert_delete_conflicts(store, &a, Condition::Matches(current)).await;
     delete(store, &a, Condition::Any).await;
     delete(store, &a, Condition::Absent).await;
     delete(store, &keys.key("never-written"), Condition::Any).await;
@@ -484,10 +492,7 @@ pub(crate) async fn bulk_get_keeps_order_and_reports_absent_keys(store: &dyn Sta
     let etag_a = set(store, &a, bytes(b"A"), Condition::Any).await;
     let etag_b = set(store, &b, bytes(b"B"), Condition::Any).await;
 
-    let got = store
-        .bulk_get(&[b.clone(), missing.clone(), a.clone(), b.clone()])
-        .await
-        .unwrap_or_else(|e| panic!("{store:?}: bulk_get failed: {e}"));
+    let got = bulk_get(store, &[b.clone(), missing.clone(), a.clone(), b.clone()]).await;
     let va = Versioned {
         value: bytes(b"A"),
         etag: etag_a,
@@ -498,11 +503,7 @@ pub(crate) async fn bulk_get_keeps_order_and_reports_absent_keys(store: &dyn Sta
     };
     assert_eq!(got, vec![Some(vb.clone()), None, Some(va), Some(vb)]);
 
-    let none = store
-        .bulk_get(&[])
-        .await
-        .unwrap_or_else(|e| panic!("{store:?}: empty bulk_get failed: {e}"));
-    assert!(none.is_empty());
+    assert!(bulk_get(store, &[]).await.is_empty());
 }
 
 /// A transaction applies every operation and reports each key's new ETag in order.
@@ -512,43 +513,24 @@ pub(crate) async fn transact_applies_every_operation(store: &dyn StateStore) {
     let etag_b = set(store, &b, bytes(b"b0"), Condition::Any).await;
     let etag_c = set(store, &c, bytes(b"c0"), Condition::Any).await;
 
-    let etags = store
-        .transact(vec![
-            Operation::Set {
-                key: a.clone(),
-                value: bytes(b"a1"),
-                condition: Condition::Absent,
-            },
-            Operation::Set {
-                key: b.clone(),
-                value: bytes(b"b1"),
-                condition: Condition::Matches(etag_b),
-            },
-            Operation::Delete {
-                key: c.clone(),
-                condition: Condition::Matches(etag_c),
-            },
-            Operation::Delete {
-                key: d.clone(),
-                condition: Condition::Any,
-            },
-        ])
-        .await
-        .unwrap_or_else(|e| panic!("{store:?}: transact failed: {e}"));
+    let etags = transact(
+        store,
+        vec![
+            set_op(&a, b"a1", Condition::Absent),
+            set_op(&b, b"b1", Condition::Matches(etag_b)),
+            delete_op(&c, Condition::Matches(etag_c)),
+            delete_op(&d, Condition::Any),
+        ],
+    )
+    .await;
 
     let [Some(new_a), Some(new_b), None, None] = etags[..] else {
         panic!("unexpected transact result {etags:?}");
     };
     assert_ne!(new_a, new_b);
     assert_ne!(new_b, etag_b);
-    assert_eq!(
-        get(store, &a).await.map(|v| (v.value, v.etag)),
-        Some((bytes(b"a1"), new_a))
-    );
-    assert_eq!(
-        get(store, &b).await.map(|v| (v.value, v.etag)),
-        Some((bytes(b"b1"), new_b))
-    );
+    assert_eq!(value_and_etag(store, &a).await, Some((bytes(b"a1"), new_a)));
+    assert_eq!(value_and_etag(store, &b).await, Some((bytes(b"b1"), new_b)));
     assert_eq!(get(store, &c).await, None);
     assert_eq!(get(store, &d).await, None);
 }
@@ -569,76 +551,40 @@ pub(crate) async fn transact_with_a_failing_condition_changes_nothing(store: &dy
     let stale_c = set(store, &c, bytes(b"c0"), Condition::Any).await;
     set(store, &c, bytes(b"c1"), Condition::Any).await;
     let all = [a.clone(), b.clone(), c.clone(), d.clone(), e.clone()];
-    let before = store
-        .bulk_get(&all)
-        .await
-        .unwrap_or_else(|err| panic!("bulk_get failed: {err}"));
+    let before = bulk_get(store, &all).await;
 
     // The failing condition in the middle, a second one after it.
     let result = store
         .transact(vec![
-            Operation::Set {
-                key: a.clone(),
-                value: bytes(b"a1"),
-                condition: Condition::Any,
-            },
-            Operation::Delete {
-                key: b.clone(),
-                condition: Condition::Matches(etag_b),
-            },
-            Operation::Set {
-                key: c.clone(),
-                value: bytes(b"c2"),
-                condition: Condition::Matches(stale_c),
-            },
-            Operation::Set {
-                key: d.clone(),
-                value: bytes(b"d1"),
-                condition: Condition::Absent,
-            },
-            Operation::Delete {
-                key: e.clone(),
-                condition: Condition::Matches(etag_b),
-            },
+            set_op(&a, b"a1", Condition::Any),
+            delete_op(&b, Condition::Matches(etag_b)),
+            set_op(&c, b"c2", Condition::Matches(stale_c)),
+            set_op(&d, b"d1", Condition::Absent),
+            delete_op(&e, Condition::Matches(etag_b)),
         ])
         .await;
     assert_fails(result, StoreErrorKind::Conflict, &c);
-    let after = store
-        .bulk_get(&all)
-        .await
-        .unwrap_or_else(|err| panic!("bulk_get failed: {err}"));
-    assert_eq!(after, before, "a failed transaction changed the store");
+    assert_eq!(
+        bulk_get(store, &all).await,
+        before,
+        "a failed transaction changed the store"
+    );
 
     // The failing condition last, after writes that would succeed on their own.
     let result = store
         .transact(vec![
-            Operation::Set {
-                key: d.clone(),
-                value: bytes(b"d1"),
-                condition: Condition::Absent,
-            },
-            Operation::Set {
-                key: a.clone(),
-                value: bytes(b"a1"),
-                condition: Condition::Any,
-            },
-            Operation::Delete {
-                key: c.clone(),
-                condition: Condition::Any,
-            },
-            Operation::Set {
-                key: b.clone(),
-                value: bytes(b"b1"),
-                condition: Condition::Absent,
-            },
+            set_op(&d, b"d1", Condition::Absent),
+            set_op(&a, b"a1", Condition::Any),
+            delete_op(&c, Condition::Any),
+            set_op(&b, b"b1", Condition::Absent),
         ])
         .await;
     assert_fails(result, StoreErrorKind::Conflict, &b);
-    let after = store
-        .bulk_get(&all)
-        .await
-        .unwrap_or_else(|err| panic!("bulk_get failed: {err}"));
-    assert_eq!(after, before, "a failed transaction changed the store");
+    assert_eq!(
+        bulk_get(store, &all).await,
+        before,
+        "a failed transaction changed the store"
+    );
 }
 
 /// Two operations on one key make the transaction invalid; nothing is applied.
@@ -649,26 +595,15 @@ pub(crate) async fn transact_rejects_two_operations_on_one_key(store: &dyn State
 
     let result = store
         .transact(vec![
-            Operation::Set {
-                key: a.clone(),
-                value: bytes(b"a1"),
-                condition: Condition::Any,
-            },
-            Operation::Set {
-                key: b.clone(),
-                value: bytes(b"b1"),
-                condition: Condition::Matches(etag_b),
-            },
-            Operation::Delete {
-                key: a.clone(),
-                condition: Condition::Any,
-            },
+            set_op(&a, b"a1", Condition::Any),
+            set_op(&b, b"b1", Condition::Matches(etag_b)),
+            delete_op(&a, Condition::Any),
         ])
         .await;
     assert_fails(result, StoreErrorKind::Invalid, &a);
     assert_eq!(get(store, &a).await, None);
     assert_eq!(
-        get(store, &b).await.map(|v| (v.value, v.etag)),
+        value_and_etag(store, &b).await,
         Some((bytes(b"b0"), etag_b))
     );
 }
@@ -721,14 +656,8 @@ pub(crate) async fn empty_and_binary_values_round_trip(store: &dyn StateStore) {
         })
         .collect::<Vec<_>>();
     let tx_keys = ops.iter().map(|op| op.key().clone()).collect::<Vec<_>>();
-    let etags = store
-        .transact(ops)
-        .await
-        .unwrap_or_else(|e| panic!("{store:?}: transact failed: {e}"));
-    let got = store
-        .bulk_get(&tx_keys)
-        .await
-        .unwrap_or_else(|e| panic!("{store:?}: bulk_get failed: {e}"));
+    let etags = transact(store, ops).await;
+    let got = bulk_get(store, &tx_keys).await;
     for (i, value) in values.iter().enumerate() {
         assert_eq!(
             got[i].as_ref().map(|v| &v.value),

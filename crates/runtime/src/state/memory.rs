@@ -92,12 +92,7 @@ impl Inner {
         key: &StateKey,
         condition: Condition,
     ) -> Result<(), StoreError> {
-        let current = self.etag_of(key);
-        if condition.is_met_by(current) {
-            Ok(())
-        } else {
-            Err(StoreError::conflict(op, key, condition, current))
-        }
+        condition.check(op, key, self.etag_of(key))
     }
 }
 

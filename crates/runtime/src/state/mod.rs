@@ -95,6 +95,24 @@ impl Condition {
             Condition::Matches(want) => current == Some(want),
         }
     }
+
+    /// [`Condition::is_met_by`] as a result: `Ok` when it holds, otherwise the conflict error
+    /// that operation `op` reports for `key`.
+    ///
+    /// Shared by the stores that check conditions in Rust (memory, sled), so both report a failed
+    /// condition with the same kind and message; Redis checks them inside its write script.
+    pub(crate) fn check(
+        self,
+        op: &'static str,
+        key: &StateKey,
+        current: Option<ETag>,
+    ) -> Result<(), StoreError> {
+        if self.is_met_by(current) {
+            Ok(())
+        } else {
+            Err(StoreError::conflict(op, key, self, current))
+        }
+    }
 }
 
 /// One operation of a [`StateStore::transact`] call.
@@ -238,6 +256,15 @@ impl StoreError {
     pub fn with_key(mut self, key: StateKey) -> Self {
         self.key = Some(key);
         self
+    }
+
+    /// The key the failing operation was about, when it was about one: batch operations and
+    /// store-wide failures have none.
+    pub(crate) fn with_optional_key(self, key: Option<&StateKey>) -> Self {
+        match key {
+            Some(k) => self.with_key(k.clone()),
+            None => self,
+        }
     }
 
     /// The underlying cause.

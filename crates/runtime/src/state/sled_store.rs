@@ -164,10 +164,8 @@ fn is_lock_busy(e: &sled::Error) -> bool {
 fn fresh_etag(db: &sled::Db, op: &'static str, key: Option<&StateKey>) -> Result<ETag, StoreError> {
     let id = db.generate_id().map_err(|e| backend(op, key, e))?;
     id.checked_add(1).map(ETag::new).ok_or_else(|| {
-        with_key(
-            StoreError::new(StoreErrorKind::Backend, op, "the ETag space is exhausted"),
-            key,
-        )
+        StoreError::new(StoreErrorKind::Backend, op, "the ETag space is exhausted")
+            .with_optional_key(key)
     })
 }
 
@@ -194,11 +192,9 @@ fn write_tx<T>(
 }
 
 fn join_failed(op: &'static str, key: Option<&StateKey>, e: tokio::task::JoinError) -> StoreError {
-    with_key(
-        StoreError::new(StoreErrorKind::Backend, op, "the blocking sled task failed"),
-        key,
-    )
-    .with_source(e)
+    StoreError::new(StoreErrorKind::Backend, op, "the blocking sled task failed")
+        .with_optional_key(key)
+        .with_source(e)
 }
 
 impl fmt::Debug for SledStore {
@@ -222,19 +218,10 @@ fn abort<T>(e: StoreError) -> ConflictableTransactionResult<T, Abort> {
     Err(ConflictableTransactionError::Abort(Abort::Failed(e)))
 }
 
-fn with_key(e: StoreError, key: Option<&StateKey>) -> StoreError {
-    match key {
-        Some(k) => e.with_key(k.clone()),
-        None => e,
-    }
-}
-
 fn backend(op: &'static str, key: Option<&StateKey>, e: sled::Error) -> StoreError {
-    with_key(
-        StoreError::new(StoreErrorKind::Backend, op, "sled failed"),
-        key,
-    )
-    .with_source(e)
+    StoreError::new(StoreErrorKind::Backend, op, "sled failed")
+        .with_optional_key(key)
+        .with_source(e)
 }
 
 fn encode(etag: ETag, value: &[u8]) -> Vec<u8> {
@@ -290,8 +277,8 @@ fn check(
             Err(e) => return abort(e),
         },
     };
-    if !condition.is_met_by(current) {
-        return abort(StoreError::conflict(op, key, condition, current));
+    if let Err(e) = condition.check(op, key, current) {
+        return abort(e);
     }
     Ok((stored.is_some(), current))
 }

@@ -209,14 +209,10 @@ impl RedisStore {
         }
         // A single-key call names its key in every error; a transaction's error names the key
         // the script points at, or none.
-        let key = match ops {
-            [one] => Some(one.key()),
-            _ => None,
-        };
         let reply = self
             .send(Request::Script(&invocation))
             .await
-            .map_err(|e| self.failed(op, key, e))?;
+            .map_err(|e| self.failed(op, single_key(ops), e))?;
         decode_script_reply(op, ops, reply)
     }
 
@@ -228,7 +224,9 @@ impl RedisStore {
             StoreErrorKind::Corrupt => "Redis sent a reply that does not decode".to_owned(),
             _ => format!("Redis at `{}` failed: {e}", self.url),
         };
-        with_key(StoreError::new(error_kind(&e), op, message), key).with_source(e)
+        StoreError::new(error_kind(&e), op, message)
+            .with_optional_key(key)
+            .with_source(e)
     }
 }
 
@@ -269,15 +267,18 @@ fn error_kind(e: &RedisError) -> StoreErrorKind {
     }
 }
 
-fn with_key(e: StoreError, key: Option<&StateKey>) -> StoreError {
-    match key {
-        Some(k) => e.with_key(k.clone()),
-        None => e,
-    }
+fn corrupt(op: &'static str, key: Option<&StateKey>, message: impl Into<String>) -> StoreError {
+    StoreError::new(StoreErrorKind::Corrupt, op, message).with_optional_key(key)
 }
 
-fn corrupt(op: &'static str, key: Option<&StateKey>, message: impl Into<String>) -> StoreError {
-    with_key(StoreError::new(StoreErrorKind::Corrupt, op, message), key)
+/// The key named by an error about a script run over `ops` as a whole (a failed send, a reply
+/// that does not decode): a single-key call (`set`, `delete`, a one-operation transaction) is
+/// about its one key, a transaction of several operations about none of them.
+fn single_key(ops: &[Operation]) -> Option<&StateKey> {
+    match ops {
+        [one] => Some(one.key()),
+        _ => None,
+    }
 }
 
 /// `url` with its password, if any, replaced by `***`.
@@ -354,13 +355,9 @@ fn decode_script_reply(
     reply: Value,
 ) -> Result<Vec<Option<ETag>>, StoreError> {
     let unexpected = |what: &str| {
-        let key = match ops {
-            [one] => Some(one.key()),
-            _ => None,
-        };
         corrupt(
             op,
-            key,
+            single_key(ops),
             format!("unexpected reply from the write script: {what}"),
         )
     };
