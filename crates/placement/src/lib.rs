@@ -43,6 +43,8 @@ mod error;
 mod http;
 mod link;
 mod membership;
+#[doc(hidden)]
+pub mod process;
 pub mod proto;
 pub mod ring;
 pub mod sentry;
