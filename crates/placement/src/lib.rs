@@ -51,6 +51,8 @@ pub mod sentry;
 mod server;
 mod spans;
 mod state;
+#[doc(hidden)]
+pub mod tls;
 
 pub use config::{ConfigError, PlacementConfig};
 pub use error::{Error, ErrorKind};
