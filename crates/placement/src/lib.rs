@@ -43,12 +43,16 @@ mod error;
 mod http;
 mod link;
 mod membership;
+#[doc(hidden)]
+pub mod process;
 pub mod proto;
 pub mod ring;
 pub mod sentry;
 mod server;
 mod spans;
 mod state;
+#[doc(hidden)]
+pub mod tls;
 
 pub use config::{ConfigError, PlacementConfig};
 pub use error::{Error, ErrorKind};

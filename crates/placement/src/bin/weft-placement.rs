@@ -7,14 +7,12 @@
 //! Logs go to stderr; `RUST_LOG` filters them (default `info`). SIGTERM or Ctrl-C shuts down
 //! gracefully: host streams are closed and connections drained.
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
-use weft_placement::{PlacementConfig, PlacementServer};
+use weft_placement::{process, PlacementConfig, PlacementServer};
 
 /// Weft placement service: consistent-hash actor placement and table dissemination.
 #[derive(Debug, Parser)]
@@ -64,12 +62,10 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    if let Err(error) = process::init_logging() {
+        eprintln!("weft-placement: cannot set up logging: {error}");
+        return ExitCode::FAILURE;
+    }
 
     let config = PlacementConfig {
         replication_factor: args.replication_factor,
@@ -112,32 +108,8 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Resolves on Ctrl-C, or on SIGTERM where there is one.
+/// Resolves on Ctrl-C or SIGTERM, and says so (the drain that follows may take a while).
 async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
+    process::shutdown_signal().await;
     tracing::info!("shutdown signal received");
 }

@@ -12,14 +12,13 @@
 //! (at least 16 characters); hosts send the same token. Logs go to stderr; `RUST_LOG` filters
 //! them (default `info`; issuances and refusals are logged on target `weft::audit`).
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
+use weft_placement::process;
 use weft_placement::sentry::{
     CertificateAuthority, JoinToken, Sentry, SpiffeId, DEFAULT_TRUST_DOMAIN, ROOT_CERT_FILE,
 };
@@ -85,12 +84,10 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    if let Err(error) = process::init_logging() {
+        eprintln!("weft-sentry: cannot set up logging: {error}");
+        return ExitCode::FAILURE;
+    }
     match run(args.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -155,39 +152,10 @@ async fn run(command: Command) -> Result<(), String> {
                 .start()
                 .await
                 .map_err(|e| e.to_string())?;
-            shutdown_signal().await;
+            process::shutdown_signal().await;
             sentry.shutdown().await;
             Ok(())
         }
-    }
-}
-
-/// Resolves on Ctrl-C, or on SIGTERM where there is one.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
 }
 

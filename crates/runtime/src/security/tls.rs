@@ -13,7 +13,6 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -29,9 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::SpiffeId;
 use weft_placement::sentry::verify::{check_spiffe, client_verifier, spiffe_id_of};
-
-/// How long a peer may take to complete its handshake with the invoke server.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+use weft_placement::tls::AcceptLog;
 
 /// The crypto provider of every config: ring.
 pub(crate) fn provider() -> Arc<CryptoProvider> {
@@ -188,6 +185,43 @@ pub(crate) fn client_config(
     Ok(config)
 }
 
+/// Implements `AsyncWrite` for a pin-projected connection by passing every call to its `inner`
+/// TLS stream. Both connection types only add state on the read side (the peer's identity, the
+/// server's first bytes), so their write sides are the same.
+macro_rules! write_through_inner {
+    ($conn:ty) => {
+        impl AsyncWrite for $conn {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.project().inner.poll_write(cx, buf)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.project().inner.poll_flush(cx)
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.project().inner.poll_shutdown(cx)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[io::IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                self.project().inner.poll_write_vectored(cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                self.inner.is_write_vectored()
+            }
+        }
+    };
+}
+
 /// What the invoke server knows of the peer of one connection; tonic puts it in every
 /// request's extensions.
 #[derive(Debug, Clone)]
@@ -231,103 +265,44 @@ impl AsyncRead for ServerConn {
     }
 }
 
-impl AsyncWrite for ServerConn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-}
+write_through_inner!(ServerConn);
 
 /// Accepts TCP connections and runs their TLS handshakes, each in its own task (a slow or
 /// hostile peer does not hold up the others), until `stop`. Refused handshakes are logged on
-/// `weft::audit` and never reach the server.
+/// `weft::audit` and never reach the server. The loop is placement's ([`weft_placement::tls`]),
+/// so hosts and placement refuse peers alike; what is the invoke server's own is the wording
+/// and that a connection is served only with the SPIFFE id of its client certificate.
 pub(crate) fn incoming(
     listener: tokio::net::TcpListener,
     config: Arc<ServerConfig>,
     stop: CancellationToken,
 ) -> tokio_stream::wrappers::ReceiverStream<io::Result<ServerConn>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    tokio::spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                () = stop.cancelled() => break,
-                accepted = listener.accept() => accepted,
-            };
-            let (tcp, remote) = match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let _ = tcp.set_nodelay(true);
-            let acceptor = acceptor.clone();
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
-                let tls = match handshake.await {
-                    Ok(Ok(tls)) => tls,
-                    Ok(Err(e)) => {
-                        tracing::warn!(target: "weft::audit", remote = %remote, error = %e,
-                            "TLS connection refused");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::warn!(target: "weft::audit", remote = %remote,
-                            "TLS handshake timed out");
-                        return;
-                    }
-                };
-                let identity = tls
-                    .get_ref()
-                    .1
-                    .peer_certificates()
-                    .and_then(|certs| certs.first())
-                    .and_then(spiffe_id_of);
-                // The verifier refused every client without a SPIFFE id: `None` cannot happen,
-                // but a connection without an identity is dropped rather than served.
-                let Some(identity) = identity else {
-                    tracing::warn!(target: "weft::audit", remote = %remote,
-                        "TLS peer without a SPIFFE id dropped");
-                    return;
-                };
-                let conn = ServerConn {
-                    inner: tls,
-                    info: PeerInfo {
-                        identity: Arc::new(identity),
-                    },
-                };
-                let _ = tx.send(Ok(conn)).await;
-            });
-        }
-    });
-    tokio_stream::wrappers::ReceiverStream::new(rx)
+    let log = AcceptLog {
+        accept_failed: |e| tracing::warn!(error = %e, "accept failed"),
+        refused: "TLS connection refused",
+        timed_out: "TLS handshake timed out",
+    };
+    weft_placement::tls::incoming(listener, config, stop, log, |tls, remote| {
+        let identity = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|certs| certs.first())
+            .and_then(spiffe_id_of);
+        // The verifier refused every client without a SPIFFE id: `None` cannot happen,
+        // but a connection without an identity is dropped rather than served.
+        let Some(identity) = identity else {
+            tracing::warn!(target: "weft::audit", remote = %remote,
+                "TLS peer without a SPIFFE id dropped");
+            return None;
+        };
+        Some(ServerConn {
+            inner: tls,
+            info: PeerInfo {
+                identity: Arc::new(identity),
+            },
+        })
+    })
 }
 
 /// A failure while connecting — TCP, the TLS handshake, or waiting for the server's first
@@ -457,32 +432,4 @@ impl AsyncRead for ClientConn {
     }
 }
 
-impl AsyncWrite for ClientConn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-}
+write_through_inner!(ClientConn);
