@@ -19,40 +19,22 @@
 // `criterion_group!` generates an undocumented `pub fn` at the crate root.
 #![allow(missing_docs)]
 
+mod common;
+
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::{runtime, Echo, PAYLOAD};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use weft::{Actor, ActorRegistration, Call, Context, Error, Host, MemoryStore};
-
-/// The payload of every call.
-const PAYLOAD: &[u8; 16] = b"0123456789abcdef";
+use weft::{ActorRegistration, Host, MemoryStore};
 
 /// Long enough that no actor goes idle during a run.
 const NEVER_IDLE: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Replies the payload; touches no state. `on_activate` is the default (does nothing).
-struct Echo;
-
-impl Actor for Echo {
-    async fn handle(&self, _ctx: &Context, call: Call) -> Result<Bytes, Error> {
-        Ok(call.into_payload())
-    }
-}
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("build the tokio runtime")
-}
-
 fn activation(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = runtime("activation", 2);
     let payload = Bytes::from_static(PAYLOAD);
 
     let mut group = c.benchmark_group("activation");

@@ -19,36 +19,18 @@
 // `criterion_group!` generates an undocumented `pub fn` at the crate root.
 #![allow(missing_docs)]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{runtime, Echo, PAYLOAD};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, oneshot};
-use weft::{Actor, ActorRegistration, Call, Context, Error, Host, MemoryStore};
-
-/// The payload of every call.
-const PAYLOAD: &[u8; 16] = b"0123456789abcdef";
-
-/// Replies the payload; touches no state.
-struct Echo;
-
-impl Actor for Echo {
-    async fn handle(&self, _ctx: &Context, call: Call) -> Result<Bytes, Error> {
-        Ok(call.into_payload())
-    }
-}
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("build the tokio runtime")
-}
+use weft::{ActorRegistration, Host, MemoryStore};
 
 fn invoke_local(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = runtime("invoke-local", 2);
     let payload = Bytes::from_static(PAYLOAD);
 
     let host = rt.block_on(async {

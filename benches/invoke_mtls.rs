@@ -27,92 +27,18 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use common::{runtime, timed};
+use common::service::{bench_service_calls, ServicePair};
+use common::{runtime, timed, IN_FLIGHT};
 use criterion::{criterion_group, criterion_main, Criterion};
 use tokio::runtime::Runtime;
-use weft::resolve::StaticResolver;
 use weft::security::{SecurityConfig, WorkloadIdentity};
 use weft::testing::RawClient;
-use weft::{Error, Host, HostHandle, ServiceCall, ServiceRequest, ServiceResponse};
 use weft_placement::sentry::{CertificateAuthority, JoinToken, Sentry};
 
-/// The payload of every call.
-const PAYLOAD: &[u8; 16] = b"0123456789abcdef";
-/// Calls in flight in the `_64` functions.
-const IN_FLIGHT: usize = 64;
 const TOKEN: &str = "bench-join-token-0123456789";
 
 /// Makes a client with a connection of its own.
 type NewClient = Arc<dyn Fn() -> RawClient + Send + Sync>;
-
-/// A backend + frontend pair; `identities` = (backend's, frontend's) for mTLS.
-struct Pair {
-    /// Kept alive (and listening) while the bench runs.
-    _backend: Host,
-    frontend: Host,
-    address: String,
-}
-
-fn pair(
-    backend_rt: &Runtime,
-    frontend_rt: &Runtime,
-    identities: Option<(WorkloadIdentity, WorkloadIdentity)>,
-) -> Pair {
-    let (backend_id, frontend_id) = identities.map_or((None, None), |(b, f)| (Some(b), Some(f)));
-    let backend = backend_rt.block_on(async {
-        let mut builder = Host::builder()
-            .app_id("backend")
-            .listen("127.0.0.1:0".parse().expect("an address"))
-            .method("echo", |r: ServiceRequest| async move {
-                Ok::<_, Error>(ServiceResponse::ok(r.body().clone()))
-            });
-        if let Some(id) = backend_id {
-            builder = builder.security(id);
-        }
-        builder.start().expect("start the backend")
-    });
-    let address = backend.handle().address().expect("listens").to_owned();
-    let frontend = frontend_rt.block_on(async {
-        let resolver = StaticResolver::from_pairs([(("backend", "default"), address.clone())])
-            .expect("a static resolver");
-        let mut builder = Host::builder().app_id("frontend").resolver(resolver);
-        if let Some(id) = frontend_id {
-            builder = builder.security(id);
-        }
-        builder.start().expect("start the frontend")
-    });
-    Pair {
-        _backend: backend,
-        frontend,
-        address,
-    }
-}
-
-fn bench_calls(
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    name: &str,
-    rt: &Runtime,
-    handle: &HostHandle,
-    in_flight: usize,
-) {
-    let payload = Bytes::from_static(PAYLOAD);
-    group.bench_function(format!("{name}_{in_flight}"), |b| {
-        b.iter_custom(|iters| {
-            let (handle, payload) = (handle.clone(), payload.clone());
-            timed(rt, iters, in_flight, move |_| {
-                let (handle, payload) = (handle.clone(), payload.clone());
-                async move {
-                    handle
-                        .send(ServiceCall::new("backend", "echo").body(payload))
-                        .await
-                        .expect("call the backend")
-                        .into_body()
-                }
-            })
-        });
-    });
-}
 
 fn invoke_mtls(c: &mut Criterion) {
     let sentry_rt = runtime("sentry", 1);
@@ -140,32 +66,24 @@ fn invoke_mtls(c: &mut Criterion) {
         fetch(&tls_frontend_rt, "frontend"),
     );
     let frontend_identity = ids.1.clone();
-    let plain = pair(&backend_rt, &frontend_rt, None);
-    let mtls = pair(&tls_backend_rt, &tls_frontend_rt, Some(ids));
-    for (rt, p) in [(&frontend_rt, &plain), (&tls_frontend_rt, &mtls)] {
-        let handle = p.frontend.handle();
-        rt.block_on(async move {
-            let reply = handle
-                .invoke("backend", "echo", Bytes::from_static(PAYLOAD))
-                .await
-                .expect("warm-up call");
-            assert_eq!(&reply[..], PAYLOAD);
-        });
-    }
+    let plain = ServicePair::start(&backend_rt, &frontend_rt, None);
+    let mtls = ServicePair::start(&tls_backend_rt, &tls_frontend_rt, Some(ids));
+    plain.warm_up(&frontend_rt);
+    mtls.warm_up(&tls_frontend_rt);
 
     let mut group = c.benchmark_group("invoke_mtls");
     group
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
     for in_flight in [1, IN_FLIGHT] {
-        bench_calls(
+        bench_service_calls(
             &mut group,
             "plain",
             &frontend_rt,
             &plain.frontend.handle(),
             in_flight,
         );
-        bench_calls(
+        bench_service_calls(
             &mut group,
             "mtls",
             &tls_frontend_rt,

@@ -41,22 +41,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{echo_client, raw_echo, runtime, start_echo_server, timed};
+use common::echo::EchoBaseline;
+use common::{runtime, timed, Echo, IN_FLIGHT, PAYLOAD};
 use criterion::{criterion_group, criterion_main, Criterion};
 use tokio::runtime::Runtime;
 use weft::{
-    Actor, ActorRegistration, Call, ClusterConfig, Context, Error, ErrorKind, Host, HostBuilder,
-    HostHandle, MemoryStore, StateStore,
+    ActorRegistration, ClusterConfig, ErrorKind, Host, HostBuilder, HostHandle, MemoryStore,
+    StateStore,
 };
 use weft_placement::proto::HostEntry;
 use weft_placement::ring::Ring;
 use weft_placement::{PlacementConfig, RunningPlacement};
-
-/// The payload of every call.
-const PAYLOAD: &[u8; 16] = b"0123456789abcdef";
-
-/// Calls in flight in the `_64` functions.
-const IN_FLIGHT: usize = 64;
 
 /// Placement's default replication factor, which the hosts' rings use.
 const REPLICATION_FACTOR: u32 = 100;
@@ -174,15 +169,6 @@ fn ids_owned_by(hosts: &[&str], owner: &str, prefix: &str, count: usize) -> Vec<
 // ---------------------------------------------------------------------------------------------
 // Weft's side: an echo actor.
 
-/// Replies the payload; touches no state.
-struct Echo;
-
-impl Actor for Echo {
-    async fn handle(&self, _ctx: &Context, call: Call) -> Result<Bytes, Error> {
-        Ok(call.into_payload())
-    }
-}
-
 fn echo_actor(builder: HostBuilder) -> HostBuilder {
     builder.register(ActorRegistration::new("echo", |_id| Echo))
 }
@@ -234,14 +220,7 @@ fn invoke_remote(c: &mut Criterion) {
         "every echo actor is active on host-b"
     );
 
-    let server_rt = runtime("echo-server", 1);
-    let client_rt = runtime("echo-client", 1);
-    let echo_uri = start_echo_server(&server_rt);
-    let grpc = client_rt.block_on(async {
-        let grpc = echo_client(echo_uri).await;
-        assert_eq!(raw_echo(grpc.clone(), payload.clone()).await, payload);
-        grpc
-    });
+    let baseline = EchoBaseline::start();
 
     let mut group = c.benchmark_group("invoke_remote");
     group
@@ -267,20 +246,11 @@ fn invoke_remote(c: &mut Criterion) {
                 })
             });
         });
-        group.bench_function(format!("raw_tonic_echo_{in_flight}"), |b| {
-            b.iter_custom(|iters| {
-                let (grpc, payload) = (grpc.clone(), payload.clone());
-                timed(&client_rt, iters, in_flight, move |_| {
-                    raw_echo(grpc.clone(), payload.clone())
-                })
-            });
-        });
+        baseline.bench(&mut group, in_flight);
     }
     group.finish();
 
-    drop(grpc);
-    client_rt.shutdown_background();
-    server_rt.shutdown_background();
+    baseline.shutdown();
     host_a.stop();
     host_b.stop();
     placement_rt

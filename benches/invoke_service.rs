@@ -31,105 +31,42 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use common::{echo_client, raw_echo, runtime, start_echo_server, timed};
+use common::echo::EchoBaseline;
+use common::service::{bench_service_calls, ServicePair};
+use common::{runtime, IN_FLIGHT};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use tower::{service_fn, ServiceBuilder, ServiceExt};
 use weft::resiliency::{
     BreakerLayer, BreakerPolicy, BreakerRegistry, HasDeadline, RetryLayer, RetryPolicy,
     TimeoutLayer,
 };
-use weft::resolve::StaticResolver;
-use weft::{Error, Host, HostHandle, ServiceCall, ServiceRequest, ServiceResponse};
-
-/// The payload of every call.
-const PAYLOAD: &[u8; 16] = b"0123456789abcdef";
-
-/// Calls in flight in the `_64` functions.
-const IN_FLIGHT: usize = 64;
+use weft::Error;
 
 fn invoke_service(c: &mut Criterion) {
-    let payload = Bytes::from_static(PAYLOAD);
     let backend_rt = runtime("backend", 1);
     let frontend_rt = runtime("frontend", 1);
-    let backend = backend_rt.block_on(async {
-        Host::builder()
-            .app_id("backend")
-            .listen("127.0.0.1:0".parse().expect("an address"))
-            .method("echo", |r: ServiceRequest| async move {
-                Ok::<_, Error>(ServiceResponse::ok(r.body().clone()))
-            })
-            .start()
-            .expect("start the backend")
-    });
-    let address = backend
-        .handle()
-        .address()
-        .expect("the backend listens")
-        .to_owned();
-    let frontend = frontend_rt.block_on(async {
-        let resolver = StaticResolver::from_pairs([(("backend", "default"), address)])
-            .expect("a static resolver");
-        Host::builder()
-            .app_id("frontend")
-            .resolver(resolver)
-            .start()
-            .expect("start the frontend")
-    });
-    let handle: HostHandle = frontend.handle();
-    {
-        let (handle, payload) = (handle.clone(), payload.clone());
-        frontend_rt.block_on(async move {
-            let reply = handle
-                .invoke("backend", "echo", payload.clone())
-                .await
-                .expect("warm-up call");
-            assert_eq!(reply, payload);
-        });
-    }
+    let pair = ServicePair::start(&backend_rt, &frontend_rt, None);
+    pair.warm_up(&frontend_rt);
+    let handle = pair.frontend.handle();
 
-    let server_rt = runtime("echo-server", 1);
-    let client_rt = runtime("echo-client", 1);
-    let echo_uri = start_echo_server(&server_rt);
-    let grpc = client_rt.block_on(async {
-        let grpc = echo_client(echo_uri).await;
-        assert_eq!(raw_echo(grpc.clone(), payload.clone()).await, payload);
-        grpc
-    });
+    let baseline = EchoBaseline::start();
 
     let mut group = c.benchmark_group("invoke_service");
     group
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
     for in_flight in [1, IN_FLIGHT] {
-        group.bench_function(format!("weft_service_call_{in_flight}"), |b| {
-            b.iter_custom(|iters| {
-                let (handle, payload) = (handle.clone(), payload.clone());
-                timed(&frontend_rt, iters, in_flight, move |_| {
-                    let (handle, payload) = (handle.clone(), payload.clone());
-                    async move {
-                        handle
-                            .send(ServiceCall::new("backend", "echo").body(payload))
-                            .await
-                            .expect("call the backend")
-                            .into_body()
-                    }
-                })
-            });
-        });
-        group.bench_function(format!("raw_tonic_echo_{in_flight}"), |b| {
-            b.iter_custom(|iters| {
-                let (grpc, payload) = (grpc.clone(), payload.clone());
-                timed(&client_rt, iters, in_flight, move |_| {
-                    raw_echo(grpc.clone(), payload.clone())
-                })
-            });
-        });
+        bench_service_calls(
+            &mut group,
+            "weft_service_call",
+            &frontend_rt,
+            &handle,
+            in_flight,
+        );
+        baseline.bench(&mut group, in_flight);
     }
     group.finish();
-    drop(grpc);
-    client_rt.shutdown_background();
-    server_rt.shutdown_background();
+    baseline.shutdown();
     frontend_rt.shutdown_background();
     backend_rt.shutdown_background();
 }

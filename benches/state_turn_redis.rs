@@ -13,63 +13,23 @@
 // `criterion_group!` generates an undocumented `pub fn` at the crate root.
 #![allow(missing_docs)]
 
+mod common;
+
 use std::time::Duration;
 
-use bytes::Bytes;
+use common::{bench_state_changing_turn, runtime, start_counter_host};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use tokio::runtime::Runtime;
 use weft::testing::RedisServer;
-use weft::{Actor, ActorRegistration, Call, Context, Error, ErrorKind, Host, RedisStore};
-
-const KEY: &str = "n";
-
-/// Increments its counter by one per call; the counter is an 8-byte big-endian integer.
-struct Counter;
-
-impl Actor for Counter {
-    async fn handle(&self, ctx: &Context, _call: Call) -> Result<Bytes, Error> {
-        let n = match ctx.state().get(KEY).await? {
-            Some(b) => {
-                let bytes = b[..]
-                    .try_into()
-                    .map_err(|_| Error::new(ErrorKind::Internal, "the counter is not 8 bytes"))?;
-                u64::from_be_bytes(bytes)
-            }
-            None => 0,
-        };
-        let next = Bytes::copy_from_slice(&(n + 1).to_be_bytes());
-        ctx.state().set(KEY, next.clone());
-        Ok(next)
-    }
-}
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("build the tokio runtime")
-}
+use weft::RedisStore;
 
 fn state_turn_redis(c: &mut Criterion) {
     let server = RedisServer::start().expect("start redis-server (is it installed?)");
-    let rt = runtime();
+    let rt = runtime("state-turn-redis", 2);
     let host = rt.block_on(async {
         let store = RedisStore::connect(&server.url())
             .await
             .expect("connect the store");
-        let host = Host::builder()
-            .store(store)
-            .register(ActorRegistration::new("counter", |_id| Counter))
-            .start()
-            .expect("start the host");
-        let reply = host
-            .handle()
-            .call("counter", "c1", "incr", Bytes::new())
-            .await
-            .expect("warm-up call");
-        assert_eq!(&reply[..], &1u64.to_be_bytes());
-        host
+        start_counter_host(store).await
     });
     let handle = host.handle();
     let conn = rt.block_on(async {
@@ -84,18 +44,7 @@ fn state_turn_redis(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
 
-    group.bench_function("weft_state_changing_turn", |b| {
-        b.to_async(&rt).iter(|| {
-            let handle = &handle;
-            async move {
-                let reply = handle
-                    .call("counter", "c1", "incr", Bytes::new())
-                    .await
-                    .expect("call the counter actor");
-                black_box(reply)
-            }
-        });
-    });
+    bench_state_changing_turn(&mut group, &rt, &handle);
 
     let mut n = 0u64;
     group.bench_function("raw_redis_set", |b| {

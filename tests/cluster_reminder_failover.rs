@@ -4,67 +4,19 @@
 
 mod support;
 
-use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use support::{TestHost, TestPlacement};
-use weft::testing::RedisServer;
-use weft::{
-    Actor, ActorRegistration, Call, CallOrigin, Context, Error, ErrorKind, RedisStore, Reminder,
-    ReminderConfig, StateStore,
-};
-
-/// Every reminder turn of this test process: (host id, actor id, when).
-static FIRED: LazyLock<Mutex<Vec<(String, String, Instant)>>> = LazyLock::new(Mutex::default);
-
-struct Beeper;
-
-impl Actor for Beeper {
-    async fn handle(&self, ctx: &Context, call: Call) -> Result<Bytes, Error> {
-        match call.origin() {
-            CallOrigin::Reminder(_) => {
-                let host = ctx.host().host_id().unwrap_or("?").to_owned();
-                FIRED
-                    .lock()
-                    .unwrap()
-                    .push((host, ctx.id().to_string(), Instant::now()));
-                Ok(Bytes::new())
-            }
-            _ => Err(Error::new(ErrorKind::NotFound, "reminders only")),
-        }
-    }
-}
-
-fn fired_since(t: Instant) -> Vec<(String, String)> {
-    FIRED
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(_, _, at)| *at >= t)
-        .map(|(h, id, _)| (h.clone(), id.clone()))
-        .collect()
-}
-
-async fn start_host(id: &str, placement: &TestPlacement, store: &Arc<dyn StateStore>) -> TestHost {
-    TestHost::start(id, &placement.url, Arc::clone(store), |b| {
-        b.reminders(ReminderConfig::default().poll_interval(Duration::from_millis(100)))
-            .register(ActorRegistration::new("beeper", |_id| Beeper))
-    })
-    .await
-}
+use support::reminders::{fired_since, start_recorder_host, start_redis_store, RECORDER_TYPE};
+use support::TestPlacement;
+use weft::Reminder;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reminders_of_a_killed_owner_fire_on_the_survivor_and_unregister_stops_them() {
-    let redis = tokio::task::spawn_blocking(RedisServer::start)
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let store: Arc<dyn StateStore> = Arc::new(RedisStore::connect(&redis.url()).await.unwrap());
+    let (_redis, store) = start_redis_store().await;
     let placement = TestPlacement::start().await;
     let mut hosts = vec![
-        start_host("host-a", &placement, &store).await,
-        start_host("host-b", &placement, &store).await,
+        start_recorder_host("host-a", &placement, &store).await,
+        start_recorder_host("host-b", &placement, &store).await,
     ];
     for h in &hosts {
         h.ready().await;
@@ -76,7 +28,7 @@ async fn reminders_of_a_killed_owner_fire_on_the_survivor_and_unregister_stops_t
         let reminder = Reminder::new("beep").try_period("200ms").unwrap();
         hosts[i % 2]
             .handle
-            .register_reminder("beeper", id, reminder)
+            .register_reminder(RECORDER_TYPE, id, reminder)
             .await
             .unwrap();
     }
@@ -150,7 +102,7 @@ async fn reminders_of_a_killed_owner_fire_on_the_survivor_and_unregister_stops_t
     for id in &ids {
         assert!(survivor
             .handle
-            .unregister_reminder("beeper", id, "beep")
+            .unregister_reminder(RECORDER_TYPE, id, "beep")
             .await
             .unwrap());
     }

@@ -4,76 +4,33 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use support::{TestHost, TestPlacement};
-use weft::testing::RedisServer;
-use weft::{
-    Actor, ActorRegistration, Call, CallOrigin, Context, Error, ErrorKind, RedisStore, Reminder,
-    ReminderConfig, StateStore,
-};
-
-/// Every reminder turn of this test process: (host id, actor id, when).
-static FIRED: LazyLock<Mutex<Vec<(String, String, Instant)>>> = LazyLock::new(Mutex::default);
-
-struct Ticker;
-
-impl Actor for Ticker {
-    async fn handle(&self, ctx: &Context, call: Call) -> Result<Bytes, Error> {
-        match call.origin() {
-            CallOrigin::Reminder(_) => {
-                let host = ctx.host().host_id().unwrap_or("?").to_owned();
-                FIRED
-                    .lock()
-                    .unwrap()
-                    .push((host, ctx.id().to_string(), Instant::now()));
-                Ok(Bytes::new())
-            }
-            // Where this actor lives, through the routed call path.
-            _ if call.method() == "host" => {
-                Ok(Bytes::from(ctx.host().host_id().unwrap_or("?").to_owned()))
-            }
-            _ => Err(Error::new(ErrorKind::NotFound, "no such method")),
-        }
-    }
-}
+use support::reminders::{fired_since, start_recorder_host, start_redis_store, RECORDER_TYPE};
+use support::TestPlacement;
+use weft::Reminder;
 
 /// Hosts each actor's reminder fired on since `t`.
 fn hosts_since(t: Instant) -> HashMap<String, HashSet<String>> {
     let mut out: HashMap<String, HashSet<String>> = HashMap::new();
-    for (host, id, at) in FIRED.lock().unwrap().iter() {
-        if *at >= t {
-            out.entry(id.clone()).or_default().insert(host.clone());
-        }
+    for (host, id) in fired_since(t) {
+        out.entry(id).or_default().insert(host);
     }
     out
 }
 
-async fn start_host(id: &str, placement: &TestPlacement, store: &Arc<dyn StateStore>) -> TestHost {
-    TestHost::start(id, &placement.url, Arc::clone(store), |b| {
-        b.reminders(ReminderConfig::default().poll_interval(Duration::from_millis(100)))
-            .register(ActorRegistration::new("ticker", |_id| Ticker))
-    })
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reminders_follow_their_actors_when_a_host_joins() {
-    let redis = tokio::task::spawn_blocking(RedisServer::start)
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let store: Arc<dyn StateStore> = Arc::new(RedisStore::connect(&redis.url()).await.unwrap());
+    let (_redis, store) = start_redis_store().await;
     let placement = TestPlacement::start().await;
-    let a = start_host("host-a", &placement, &store).await;
+    let a = start_recorder_host("host-a", &placement, &store).await;
     a.ready().await;
     let ids: Vec<String> = (0..16).map(|i| format!("t{i}")).collect();
     for id in &ids {
         let reminder = Reminder::new("tick").period(Duration::from_millis(150));
         a.handle
-            .register_reminder("ticker", id, reminder)
+            .register_reminder(RECORDER_TYPE, id, reminder)
             .await
             .unwrap();
     }
@@ -87,7 +44,7 @@ async fn reminders_follow_their_actors_when_a_host_joins() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let b = start_host("host-b", &placement, &store).await;
+    let b = start_recorder_host("host-b", &placement, &store).await;
     b.ready().await;
     a.ready().await;
     let joined = Instant::now();
@@ -116,7 +73,7 @@ async fn reminders_follow_their_actors_when_a_host_joins() {
     for (id, hosts) in &settled {
         let owner = a
             .handle
-            .call("ticker", id, "host", Bytes::new())
+            .call(RECORDER_TYPE, id, "host", Bytes::new())
             .await
             .unwrap();
         let owner = String::from_utf8_lossy(&owner).into_owned();

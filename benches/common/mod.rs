@@ -1,18 +1,29 @@
-//! What several benches share: runtimes, the raw tonic echo baseline, the timed loop.
+//! What several benches share: runtimes, the actors and the payload they call, the raw tonic
+//! echo baseline, the backend/frontend service pair, the timed loop.
+//!
+//! Shared rather than copied so that benches meant to be compared (local, remote, service, mTLS;
+//! sled and Redis turns) set up the same thing the same way.
 #![allow(dead_code, unreachable_pub)] // each bench uses a part; `pub` for the benches that `mod` it
 
-use std::convert::Infallible;
-use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use criterion::black_box;
+use criterion::measurement::WallTime;
+use criterion::{black_box, BenchmarkGroup};
 use futures::stream::{self, StreamExt};
 use tokio::runtime::Runtime;
-use tonic::codegen::{http, Body, BoxFuture, Service, StdError};
-use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Response, Status};
-use tonic_prost::ProstCodec;
+use weft::{
+    Actor, ActorRegistration, Call, Context, Error, ErrorKind, Host, HostHandle, StateStore,
+};
+
+pub mod echo;
+pub mod service;
+
+/// The payload of every call. One size everywhere, so the benches' figures compare.
+pub const PAYLOAD: &[u8; 16] = b"0123456789abcdef";
+
+/// Calls in flight in the `_64` functions.
+pub const IN_FLIGHT: usize = 64;
 
 /// A multi-thread runtime with `workers` threads named `name`.
 pub fn runtime(name: &str, workers: usize) -> Runtime {
@@ -25,94 +36,78 @@ pub fn runtime(name: &str, workers: usize) -> Runtime {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The baseline: a raw tonic unary echo service, written by hand as tonic's codegen would.
+// The actors under test.
 
-/// The request and the reply of the echo service.
-#[derive(Clone, PartialEq, prost::Message)]
-struct EchoMessage {
-    #[prost(bytes = "bytes", tag = "1")]
-    payload: Bytes,
-}
+/// Replies the payload; touches no state, so a turn commits nothing. `on_activate` is the
+/// default (does nothing), so an activation costs only what the host itself does.
+pub struct Echo;
 
-const ECHO_PATH: &str = "/bench.Echo/Echo";
-
-/// The echo service: the routing a generated `*Server` does, for one method.
-#[derive(Debug, Clone, Copy)]
-struct EchoServer;
-
-impl tonic::server::NamedService for EchoServer {
-    const NAME: &'static str = "bench.Echo";
-}
-
-/// The echo method.
-struct EchoMethod;
-
-impl tonic::server::UnaryService<EchoMessage> for EchoMethod {
-    type Response = EchoMessage;
-    type Future = BoxFuture<Response<EchoMessage>, Status>;
-
-    fn call(&mut self, request: Request<EchoMessage>) -> Self::Future {
-        Box::pin(async move { Ok(Response::new(request.into_inner())) })
+impl Actor for Echo {
+    async fn handle(&self, _ctx: &Context, call: Call) -> Result<Bytes, Error> {
+        Ok(call.into_payload())
     }
 }
 
-impl<B> Service<http::Request<B>> for EchoServer
-where
-    B: Body + Send + 'static,
-    B::Error: Into<StdError> + Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Self::Response, Self::Error>;
+/// The state key of [`Counter`].
+pub const COUNTER_KEY: &str = "n";
 
-    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
+/// Increments its counter by one per call; the counter is an 8-byte big-endian integer. Every
+/// turn reads the counter and sets it, so every turn commits a state change.
+pub struct Counter;
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        Box::pin(async move {
-            if request.uri().path() == ECHO_PATH {
-                let mut grpc =
-                    tonic::server::Grpc::new(ProstCodec::<EchoMessage, EchoMessage>::default());
-                Ok(grpc.unary(EchoMethod, request).await)
-            } else {
-                Ok(Status::unimplemented(request.uri().path().to_owned()).into_http())
-            }
-        })
+impl Actor for Counter {
+    async fn handle(&self, ctx: &Context, _call: Call) -> Result<Bytes, Error> {
+        let n = match ctx.state().get(COUNTER_KEY).await? {
+            Some(b) => decode_counter(&b)?,
+            None => 0,
+        };
+        let next = Bytes::copy_from_slice(&(n + 1).to_be_bytes());
+        ctx.state().set(COUNTER_KEY, next.clone());
+        Ok(next)
     }
 }
 
-/// Serves the echo service on a free loopback port on `rt`; returns its URI.
-pub fn start_echo_server(rt: &Runtime) -> String {
-    rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the echo server");
-        let addr = listener.local_addr().expect("the echo server's address");
-        let incoming =
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .tcp_nodelay(true)
-                .add_service(EchoServer)
-                .serve_with_incoming(incoming),
-        );
-        format!("http://{addr}")
-    })
+fn decode_counter(b: &[u8]) -> Result<u64, Error> {
+    let bytes = b
+        .try_into()
+        .map_err(|_| Error::new(ErrorKind::Internal, "the counter is not 8 bytes"))?;
+    Ok(u64::from_be_bytes(bytes))
 }
 
-/// One echo call over `grpc` (a clone of the client, as Weft clones its peer client per call).
-pub async fn raw_echo(mut grpc: tonic::client::Grpc<Channel>, payload: Bytes) -> Bytes {
-    grpc.ready().await.expect("the echo channel is ready");
-    let reply: Response<EchoMessage> = grpc
-        .unary(
-            Request::new(EchoMessage { payload }),
-            http::uri::PathAndQuery::from_static(ECHO_PATH),
-            ProstCodec::default(),
-        )
+/// Starts a host with the `counter` type on `store` and activates counter `c1` with one call,
+/// so that the bench then measures only state-changing turns of an active actor whose counter
+/// is cached.
+pub async fn start_counter_host(store: impl StateStore) -> Host {
+    let host = Host::builder()
+        .store(store)
+        .register(ActorRegistration::new("counter", |_id| Counter))
+        .start()
+        .expect("start the host");
+    let reply = host
+        .handle()
+        .call("counter", "c1", "incr", Bytes::new())
         .await
-        .expect("the echo call");
-    reply.into_inner().payload
+        .expect("warm-up call");
+    assert_eq!(&reply[..], &1u64.to_be_bytes());
+    host
+}
+
+/// Benches `weft_state_changing_turn`: one `incr` call to the counter `c1` of
+/// [`start_counter_host`], driven by criterion's async loop on `rt`.
+pub fn bench_state_changing_turn(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &Runtime,
+    handle: &HostHandle,
+) {
+    group.bench_function("weft_state_changing_turn", |b| {
+        b.to_async(rt).iter(|| async move {
+            let reply = handle
+                .call("counter", "c1", "incr", Bytes::new())
+                .await
+                .expect("call the counter actor");
+            black_box(reply)
+        });
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,17 +142,6 @@ where
         .await
         .expect("the timing task ran")
     })
-}
-
-/// Connects a tonic client to the echo server at `uri` (TCP_NODELAY, as Weft's peer channels).
-pub async fn echo_client(uri: String) -> tonic::client::Grpc<Channel> {
-    let channel = Endpoint::from_shared(uri)
-        .expect("the echo URI")
-        .tcp_nodelay(true)
-        .connect()
-        .await
-        .expect("connect to the echo server");
-    tonic::client::Grpc::new(channel)
 }
 
 /// Keeps `Duration` used when a bench uses only part of this module.

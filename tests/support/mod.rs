@@ -13,6 +13,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use weft::{ClusterConfig, Host, HostBuilder, HostHandle, StateStore};
 use weft_placement::{PlacementConfig, RunningPlacement};
 
+pub mod reminders;
+
 /// A real placement server on loopback, in this process.
 pub struct TestPlacement {
     running: RunningPlacement,
