@@ -13,6 +13,7 @@ use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
 use crate::host::{HostHandle, Request};
 use crate::state::{Condition, Operation, StateKey, StateStore};
+use crate::telemetry::ReminderFiring;
 
 /// Whether a failed reminder turn should be tried again: it may not have run (the actor was
 /// moving, busy past the deadline, or its host unreachable), or it could not commit, for reasons
@@ -96,6 +97,9 @@ pub(super) async fn fire(
     };
     let scheduler = host.reminders();
     scheduler.fired.fetch_add(1, Ordering::Relaxed);
+    if let Some(metrics) = host.metrics() {
+        metrics.record_reminder(actor_type.as_str(), ReminderFiring::Fired);
+    }
     let next = match outcome {
         ReminderOutcome::Cancel => None,
         ReminderOutcome::Keep => record.after_firing(now),
@@ -132,6 +136,9 @@ pub(super) async fn fire(
                 if let Ok(r) = Record::decode(&now_stored.value) {
                     if r.fired > record.fired {
                         scheduler.duplicates.fetch_add(1, Ordering::Relaxed);
+                        if let Some(metrics) = host.metrics() {
+                            metrics.record_reminder(actor_type.as_str(), ReminderFiring::Duplicate);
+                        }
                         tracing::warn!(reminder = %key, "reminder period fired twice (another host fired it too)");
                     }
                     scheduler.enqueue(key.clone(), actor_type.clone(), r.next_due_ms);

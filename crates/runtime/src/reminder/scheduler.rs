@@ -21,6 +21,7 @@ use crate::error::{Error, ErrorKind};
 use crate::host::HostHandle;
 use crate::placement::table::Lookup;
 use crate::state::StateKey;
+use crate::telemetry::ReminderFiring;
 
 /// How a host schedules reminders. Every field has a default.
 ///
@@ -302,6 +303,9 @@ fn start_firing(host: &HostHandle, key: StateKey, actor_type: ActorType) {
         if let Err(e) = super::fire::fire(&host, &key, &actor_type).await {
             tracing::warn!(reminder = %key, error = %e, "reminder firing failed; retrying");
             host.reminders().retried.fetch_add(1, Ordering::Relaxed);
+            if let Some(metrics) = host.metrics() {
+                metrics.record_reminder(actor_type.as_str(), ReminderFiring::Retried);
+            }
             let retry_at = now_ms().saturating_add(ms(host.reminders().config.poll_interval));
             host.reminders().enqueue(key.clone(), actor_type, retry_at);
         }

@@ -490,6 +490,7 @@ async fn a_period_fired_twice_is_counted_as_a_duplicate_and_not_applied_twice() 
     let host = Host::builder()
         .store(MemoryStore::new())
         .reminders(fast())
+        .metrics("127.0.0.1:0".parse().unwrap())
         .register(ActorRegistration::new("racer", |_id| Racer))
         .start()
         .unwrap();
@@ -520,5 +521,22 @@ async fn a_period_fired_twice_is_counted_as_a_duplicate_and_not_applied_twice() 
         "the losing host's advance must not be applied on top"
     );
     assert_eq!(h.reminder_stats().fired, 1);
+    // The same counts reach Prometheus (recorded just after the stats, so allow a moment).
+    let metrics = h.metrics().expect("metrics are on");
+    for (result, n) in [("fired", 1), ("duplicate", 1)] {
+        let line =
+            format!(r#"weft_reminder_firings_total{{actor_type="racer",result="{result}"}} {n}"#);
+        loop {
+            let text = metrics.encode();
+            if text.lines().any(|l| l == line) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{line:?} not in:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
     host.shutdown().await.unwrap();
 }

@@ -7,6 +7,7 @@
 //! | `weft_retries_total` (counter) | `target` |
 //! | `weft_circuit_state` (gauge: 0 closed, 1 half-open, 2 open) | `target` |
 //! | `weft_active_actors` (gauge) | `actor_type` |
+//! | `weft_reminder_firings_total` (counter) | `actor_type`, `result` (`fired`/`duplicate`/`retried`) |
 //!
 //! Label cardinality is capped: a `method` longer than [`MAX_METHOD_LABEL_LEN`] bytes is
 //! recorded as `other`, and `outcome` is one of the fixed [`Outcome`] values.
@@ -142,6 +143,36 @@ struct ActorTypeLabels {
     actor_type: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ReminderLabels {
+    actor_type: String,
+    result: &'static str,
+}
+
+/// What became of one reminder firing, as `weft_reminder_firings_total` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReminderFiring {
+    /// The callback's turn ran (successfully or not).
+    Fired,
+    /// The turn repeated a period another host had already fired (at-least-once delivery
+    /// during a table change).
+    Duplicate,
+    /// The firing could not run (store down, actor moving) and is tried again later.
+    Retried,
+}
+
+impl ReminderFiring {
+    /// The `result` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReminderFiring::Fired => "fired",
+            ReminderFiring::Duplicate => "duplicate",
+            ReminderFiring::Retried => "retried",
+        }
+    }
+}
+
 fn duration_histogram() -> Histogram {
     Histogram::new(DURATION_BUCKETS)
 }
@@ -157,6 +188,7 @@ pub struct Metrics {
     retries: Family<TargetLabels, Counter>,
     circuit_state: Family<TargetLabels, Gauge>,
     active_actors: Family<ActorTypeLabels, Gauge>,
+    reminders: Family<ReminderLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -175,6 +207,7 @@ impl Metrics {
         let retries = Family::<TargetLabels, Counter>::default();
         let circuit_state = Family::<TargetLabels, Gauge>::default();
         let active_actors = Family::<ActorTypeLabels, Gauge>::default();
+        let reminders = Family::<ReminderLabels, Counter>::default();
         // Counters get their `_total` suffix from the encoder.
         registry.register(
             "weft_requests",
@@ -198,6 +231,11 @@ impl Metrics {
             "Actor activations on this host, by actor type",
             active_actors.clone(),
         );
+        registry.register(
+            "weft_reminder_firings",
+            "Reminder firings on this host, by actor type and result",
+            reminders.clone(),
+        );
         Self {
             registry,
             requests,
@@ -205,6 +243,7 @@ impl Metrics {
             retries,
             circuit_state,
             active_actors,
+            reminders,
         }
     }
 
@@ -265,6 +304,16 @@ impl Metrics {
                 actor_type: actor_type.to_owned(),
             })
             .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one reminder firing of `actor_type` and what became of it.
+    pub fn record_reminder(&self, actor_type: &str, result: ReminderFiring) {
+        self.reminders
+            .get_or_create(&ReminderLabels {
+                actor_type: actor_type.to_owned(),
+                result: result.as_str(),
+            })
+            .inc();
     }
 
     /// The registry, to register more metrics next to Weft's or to encode it elsewhere.

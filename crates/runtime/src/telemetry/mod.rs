@@ -12,5 +12,5 @@ pub mod propagation;
 pub mod spans;
 
 pub use http::{serve_metrics, METRICS_CONTENT_TYPE};
-pub use metrics::{CircuitState, Metrics, Outcome, RequestKind};
+pub use metrics::{CircuitState, Metrics, Outcome, ReminderFiring, RequestKind};
 pub use propagation::{extract, inject, TraceContext, TraceparentError};
