@@ -48,16 +48,18 @@ impl Peers {
         }
     }
 
-    fn channel(&self, address: &str) -> Result<Channel, Error> {
+    /// The pooled channel to `address`; a bad address fails before anything is sent.
+    fn channel(&self, address: &str) -> Result<Channel, RemoteError> {
         if let Some(channel) = self.channels.get(address) {
             return Ok(channel.clone());
         }
         let endpoint = Endpoint::from_shared(format!("http://{address}"))
-            .map_err(|e| {
-                Error::new(
+            .map_err(|e| RemoteError::Transport {
+                error: Error::new(
                     ErrorKind::InvalidArgument,
                     format!("bad host address {address:?}: {e}"),
-                )
+                ),
+                never_sent: true,
             })?
             .connect_timeout(Duration::from_secs(2))
             .tcp_nodelay(true)
@@ -78,14 +80,7 @@ impl Peers {
         request: CallRequest,
         deadline: Instant,
     ) -> Result<Bytes, RemoteError> {
-        let mut client =
-            InvokeClient::new(
-                self.channel(address)
-                    .map_err(|error| RemoteError::Transport {
-                        error,
-                        never_sent: true,
-                    })?,
-            );
+        let mut client = InvokeClient::new(self.channel(address)?);
         let mut request = tonic::Request::new(request);
         request.set_timeout(deadline.saturating_duration_since(Instant::now()));
         match client.call(request).await {
@@ -114,12 +109,7 @@ impl Peers {
         request: Arc<R>,
         deadline: Instant,
     ) -> Result<ServiceResponse, RemoteError> {
-        let channel = self
-            .channel(address)
-            .map_err(|error| RemoteError::Transport {
-                error,
-                never_sent: true,
-            })?;
+        let channel = self.channel(address)?;
         let left = deadline.saturating_duration_since(Instant::now());
         let outbound = Outbound {
             request,

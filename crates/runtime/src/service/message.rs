@@ -15,6 +15,15 @@ use crate::host::HostHandle;
 use crate::security::SpiffeId;
 use crate::telemetry::propagation::{TraceContext, TRACEPARENT};
 
+/// A request's verb: `POST` when the caller gave none (as Dapr assumes).
+pub(crate) fn verb_or_post(verb: &str) -> &str {
+    if verb.is_empty() {
+        "POST"
+    } else {
+        verb
+    }
+}
+
 /// Finds a header by name, ignoring ASCII case (as HTTP does).
 fn find<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
@@ -173,11 +182,7 @@ impl ServiceRequest {
 
     /// The HTTP verb (`POST` when the caller gave none).
     pub fn verb(&self) -> &str {
-        if self.verb.is_empty() {
-            "POST"
-        } else {
-            &self.verb
-        }
+        verb_or_post(&self.verb)
     }
 
     /// The raw query string, without `?`.

@@ -196,11 +196,7 @@ impl Incoming {
     }
 
     fn verb(&self) -> &str {
-        if self.verb.is_empty() {
-            "POST"
-        } else {
-            &self.verb
-        }
+        super::message::verb_or_post(&self.verb)
     }
 }
 
