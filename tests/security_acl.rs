@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use security_support::{backend, caller, Counter, Pki, TRUST_DOMAIN};
+use security_support::{backend, caller, guarded_backend, Counter, Pki, TRUST_DOMAIN};
 use weft::security::AccessControl;
 use weft::{ErrorKind, Host, ServiceCall};
 
@@ -60,13 +60,7 @@ accessControl:
 async fn matrix(policy: &str, allowed: &[(&str, &str, &str)]) {
     let pki = Pki::start(TRUST_DOMAIN, Duration::from_secs(3600)).await;
     let counter = Arc::new(Counter::default());
-    let server = backend(Host::builder(), Arc::clone(&counter))
-        .security(pki.identity("backend").await)
-        .access_control(AccessControl::from_yaml(policy).expect("policy parses"))
-        .listen("127.0.0.1:0".parse().unwrap())
-        .start()
-        .expect("backend starts");
-    let address = server.handle().address().unwrap().to_owned();
+    let (_server, address) = guarded_backend(&pki, Arc::clone(&counter), policy).await;
     let allowed: HashSet<(&str, &str, &str)> = allowed.iter().copied().collect();
     let mut expected_runs = 0;
     for who in CALLERS {

@@ -8,9 +8,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use security_support::{backend, caller, Counter, Pki, TRUST_DOMAIN};
-use weft::security::AccessControl;
-use weft::{ErrorKind, Host, ServiceCall};
+use security_support::{caller, guarded_backend, Counter, Pki, TRUST_DOMAIN};
+use weft::{ErrorKind, ServiceCall};
 
 const POLICY: &str = r#"
 accessControl:
@@ -71,13 +70,7 @@ async fn a_denied_call_leaves_one_audit_warning_naming_the_verified_caller() {
 
     let pki = Pki::start(TRUST_DOMAIN, Duration::from_secs(3600)).await;
     let counter = Arc::new(Counter::default());
-    let server = backend(Host::builder(), Arc::clone(&counter))
-        .security(pki.identity("backend").await)
-        .access_control(AccessControl::from_yaml(POLICY).expect("policy parses"))
-        .listen("127.0.0.1:0".parse().unwrap())
-        .start()
-        .expect("backend starts");
-    let address = server.handle().address().unwrap().to_owned();
+    let (server, address) = guarded_backend(&pki, Arc::clone(&counter), POLICY).await;
     let frontend = caller("frontend", Some(pki.identity("frontend").await), &address);
     let stranger = caller("stranger", Some(pki.identity("stranger").await), &address);
 

@@ -121,6 +121,23 @@ pub fn backend(builder: weft::HostBuilder, counter: Arc<Counter>) -> weft::HostB
     builder
 }
 
+/// The secure `backend` (see [`backend`]) with its own certificate and the access-control
+/// `policy` (Dapr's YAML), listening on a free loopback port. Returns the host and its address.
+pub async fn guarded_backend(
+    pki: &Pki,
+    counter: Arc<Counter>,
+    policy: &str,
+) -> (weft::Host, String) {
+    let server = backend(weft::Host::builder(), counter)
+        .security(pki.identity("backend").await)
+        .access_control(weft::security::AccessControl::from_yaml(policy).expect("policy parses"))
+        .listen("127.0.0.1:0".parse().unwrap())
+        .start()
+        .expect("backend starts");
+    let address = server.handle().address().unwrap().to_owned();
+    (server, address)
+}
+
 /// A frontend-like caller host of app `app_id` that finds `backend` at `address`.
 pub fn caller(app_id: &str, identity: Option<WorkloadIdentity>, address: &str) -> weft::Host {
     let resolver =
