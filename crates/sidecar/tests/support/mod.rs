@@ -111,6 +111,11 @@ impl Proc {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+
+    /// The child's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Proc {
@@ -251,5 +256,147 @@ pub async fn wait_for_port(port: u16, limit: Duration) {
             "nothing listens on {port} after {limit:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The `weft-placement` binary: `WEFT_PLACEMENT_BIN` when set, else built with cargo (a no-op
+/// when it is up to date) into the target directory `weftd` was built in. Only the sidecar's
+/// own binaries have a `CARGO_BIN_EXE_*`, so a test that wants placement as a process builds it.
+pub fn placement_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("WEFT_PLACEMENT_BIN") {
+            return PathBuf::from(bin);
+        }
+        // <target dir>/<profile dir>/weftd
+        let weftd = Path::new(env!("CARGO_BIN_EXE_weftd"));
+        let profile_dir = weftd.parent().expect("weftd's directory");
+        let target_dir = profile_dir.parent().expect("the target directory");
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev",
+            Some(other) => other,
+        };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut command = Command::new(cargo);
+        // Without the variables cargo sets for this test process: build scripts that watch one
+        // (ring watches CARGO_MANIFEST_DIR) would otherwise rebuild on every switch between
+        // this build and a plain `cargo build` or `cargo test`.
+        for (key, _) in std::env::vars_os() {
+            let Some(key) = key.to_str() else { continue };
+            let set_by_cargo = matches!(
+                key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_MANIFEST_LINKS"
+                    | "OUT_DIR"
+            ) || key.starts_with("CARGO_PKG_")
+                || key.starts_with("CARGO_BIN_EXE_");
+            if set_by_cargo {
+                command.env_remove(key);
+            }
+        }
+        let mut build = command
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "weft-placement",
+                "--bin",
+                "weft-placement",
+            ])
+            .args(["--profile", profile])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("run cargo build -p weft-placement");
+        // Bounded: a first build on a small machine takes minutes, a stuck one fails.
+        let limit = Duration::from_secs(900);
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = build.try_wait().expect("wait for cargo build") {
+                break status;
+            }
+            if start.elapsed() > limit {
+                let _ = build.kill();
+                let _ = build.wait();
+                panic!("cargo build -p weft-placement did not finish in {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert!(status.success(), "building weft-placement failed");
+        let bin = profile_dir.join(format!("weft-placement{}", std::env::consts::EXE_SUFFIX));
+        assert!(
+            bin.exists(),
+            "no {} after the build; set WEFT_PLACEMENT_BIN",
+            bin.display()
+        );
+        bin
+    })
+    .clone()
+}
+
+/// A `weft-placement` process on free loopback ports; `extra` flags after the addresses.
+pub struct PlacementProc {
+    pub proc: Proc,
+    pub grpc_port: u16,
+    pub http_port: u16,
+}
+
+impl PlacementProc {
+    pub fn start(extra: &[&str]) -> PlacementProc {
+        let (grpc_port, http_port) = (free_port(), free_port());
+        let mut command = Command::new(placement_binary());
+        command
+            .args(["--listen", &format!("127.0.0.1:{grpc_port}")])
+            .args(["--http", &format!("127.0.0.1:{http_port}")])
+            .args(extra)
+            .env("RUST_LOG", "warn");
+        PlacementProc {
+            proc: Proc::spawn("weft-placement", &mut command),
+            grpc_port,
+            http_port,
+        }
+    }
+
+    /// The gRPC address hosts connect to, `127.0.0.1:PORT`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.grpc_port)
+    }
+
+    /// `GET /placement/state`, or `None` when it does not answer.
+    pub async fn state(&self) -> Option<serde_json::Value> {
+        let client = reqwest::Client::builder().no_proxy().build().ok()?;
+        let reply = client
+            .get(format!(
+                "http://127.0.0.1:{}/placement/state",
+                self.http_port
+            ))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        if !reply.status().is_success() {
+            return None;
+        }
+        serde_json::from_slice(&reply.bytes().await.ok()?).ok()
+    }
+
+    /// Waits until `/placement/state` answers.
+    pub async fn ready(&mut self, limit: Duration) {
+        let start = Instant::now();
+        while self.state().await.is_none() {
+            assert!(self.proc.is_running(), "weft-placement exited");
+            assert!(
+                start.elapsed() < limit,
+                "weft-placement not ready in {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
