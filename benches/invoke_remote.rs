@@ -404,6 +404,7 @@ fn host_death(_c: &mut Criterion) {
         faulty_host_timeout: Duration::from_secs(2),
         ack_timeout: Duration::from_secs(3),
         lock_timeout: Duration::from_secs(5),
+        startup_grace: Some(Duration::ZERO),
         ..PlacementConfig::default()
     };
     let placement_rt = runtime("placement", 1);

@@ -17,7 +17,7 @@
 //!   `Snapshot`: one request and reply through placement's loop, with no round. The difference
 //!   is the round itself: three phases, each sent to N + 1 hosts and acked by all of them.
 //!
-//! Between timed joins the new host's stream is closed and the leave round is allowed to finish
+//! Between timed joins the new host says `Leave` and the leave round is allowed to finish
 //! (untimed), so every join starts from a quiet cluster of N hosts.
 
 // `criterion_group!` generates an undocumented `pub fn` at the crate root.
@@ -53,11 +53,12 @@ enum Seen {
 }
 
 /// A host that registers, heartbeats every second, acks every order at once, and reports
-/// snapshots and UNLOCK acks. Dropping it closes its stream.
+/// snapshots and UNLOCK acks. Dropping it closes its stream; `leave` says `Leave` first.
 #[derive(Debug)]
 struct FakeHost {
     seen: mpsc::UnboundedReceiver<Seen>,
     task: JoinHandle<()>,
+    leave: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl FakeHost {
@@ -71,8 +72,21 @@ impl FakeHost {
             address: format!("{host_id}.bench:7000"),
             actor_types: vec!["Counter".to_owned()],
         };
-        let task = tokio::spawn(serve(channel, register, report));
-        FakeHost { seen, task }
+        let (leave, on_leave) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(serve(channel, register, report, on_leave));
+        FakeHost {
+            seen,
+            task,
+            leave: Some(leave),
+        }
+    }
+
+    /// Says `Leave` (placement then moves its actors at once) and waits for the stream's end.
+    async fn leave(mut self) {
+        if let Some(leave) = self.leave.take() {
+            let _ = leave.send(());
+        }
+        let _ = timeout(WAIT, &mut self.task).await;
     }
 
     async fn next(&mut self) -> Seen {
@@ -108,7 +122,12 @@ fn message(body: HostBody) -> HostMessage {
     HostMessage { body: Some(body) }
 }
 
-async fn serve(channel: Channel, register: Register, report: mpsc::UnboundedSender<Seen>) {
+async fn serve(
+    channel: Channel,
+    register: Register,
+    report: mpsc::UnboundedSender<Seen>,
+    mut on_leave: tokio::sync::oneshot::Receiver<()>,
+) {
     let (tx, rx) = mpsc::channel(64);
     let _ = tx.send(message(HostBody::Register(register))).await;
     let mut inbound = match PlacementClient::new(channel)
@@ -121,9 +140,13 @@ async fn serve(channel: Channel, register: Register, report: mpsc::UnboundedSend
     let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
     loop {
         let next = tokio::select! {
+            _ = &mut on_leave => {
+                let _ = tx.send(message(HostBody::Leave(Default::default()))).await;
+                return;
+            }
             next = inbound.message() => next,
             _ = heartbeat.tick() => {
-                let _ = tx.send(message(HostBody::Heartbeat(Heartbeat {}))).await;
+                let _ = tx.send(message(HostBody::Heartbeat(Heartbeat::default()))).await;
                 continue;
             }
         };
@@ -147,7 +170,7 @@ async fn serve(channel: Channel, register: Register, report: mpsc::UnboundedSend
                     });
                 }
             }
-            Some(Body::Rejected(_) | Body::Members(_)) | None => {}
+            Some(Body::Rejected(_) | Body::Members(_) | Body::Lease(_)) | None => {}
         }
     }
 }
@@ -214,7 +237,7 @@ impl Cluster {
             snapshot,
             round: last - start,
         };
-        drop(joiner);
+        joiner.leave().await;
         for host in &mut self.hosts {
             let (leave, _) = host.unlocked().await;
             assert!(leave > round, "the leave round follows the join round");
@@ -237,6 +260,7 @@ fn placement_rounds(c: &mut Criterion) {
         coalesce_window: Duration::ZERO,
         // Generous: only the stream closing should remove a host during the run.
         faulty_host_timeout: Duration::from_secs(30),
+        startup_grace: Some(Duration::ZERO),
         ..PlacementConfig::default()
     };
     let placement_rt = runtime("placement");

@@ -53,6 +53,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let placement = weft_placement::start(
         weft_placement::PlacementConfig {
             faulty_host_timeout: Duration::from_secs(2),
+            // The cluster's first placement: no earlier leases to wait out.
+            startup_grace: Some(Duration::ZERO),
             ..Default::default()
         },
         "127.0.0.1:0".parse()?,

@@ -3,9 +3,10 @@
 //! close, no goodbye, nothing deactivates or commits), as a crashed process would.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use std::net::SocketAddr;
 
@@ -24,17 +25,23 @@ pub struct TestPlacement {
 }
 
 impl TestPlacement {
-    /// On a free port.
+    /// On a free port: the cluster's first placement, so without a startup grace.
     pub async fn start() -> TestPlacement {
-        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+        Self::launch(SocketAddr::from(([127, 0, 0, 1], 0)), Some(Duration::ZERO)).await
     }
 
-    /// On a given address (to restart on the same one).
+    /// On a given address, to restart on the same one: with the startup grace of a restart
+    /// (the faulty-host timeout), so leases granted by the previous process run out first.
     pub async fn start_on(addr: SocketAddr) -> TestPlacement {
+        Self::launch(addr, None).await
+    }
+
+    async fn launch(addr: SocketAddr, startup_grace: Option<Duration>) -> TestPlacement {
         let config = PlacementConfig {
             faulty_host_timeout: Duration::from_secs(2),
             ack_timeout: Duration::from_secs(3),
             lock_timeout: Duration::from_secs(5),
+            startup_grace,
             ..PlacementConfig::default()
         };
         let http = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -59,6 +66,27 @@ impl TestPlacement {
 
     pub async fn stop(self) {
         self.running.shutdown().await.expect("placement shuts down");
+    }
+
+    /// Abrupt stop, as a crashed placement process: its tasks are aborted, nothing drains (a
+    /// graceful [`stop`](Self::stop) waits up to 5 s for a frozen host's connection). Returns
+    /// the gRPC address, to [`start_on`](Self::start_on) it again.
+    pub fn crash(self) -> SocketAddr {
+        self.grpc_addr
+        // `running` drops here: its shutdown token is cancelled and its task set aborted.
+    }
+
+    /// The ids in `hostList` of `GET /placement/state`.
+    pub async fn host_ids(&self) -> Vec<String> {
+        self.state_json().await["hostList"]
+            .as_array()
+            .map(|hosts| {
+                hosts
+                    .iter()
+                    .filter_map(|h| h["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// `GET /placement/state`, parsed.
@@ -147,6 +175,40 @@ impl TestHost {
         }
     }
 
+    /// Freezes the host's whole runtime for `d`, as `SIGSTOP` … `SIGCONT` would freeze its
+    /// process: the runtime's only worker thread (see [`start`](Self::start)) is blocked in
+    /// `std::thread::sleep`, so none of its tasks runs and nothing drives its IO or timers — no
+    /// heartbeat, no turn, no answer; the kernel still accepts connections and buffers what
+    /// peers send. Afterwards everything resumes where it was, every expired timer firing at
+    /// once. Returns as soon as the worker is blocked.
+    ///
+    /// Unlike a real process pause, other hosts and placement (same process, other runtimes)
+    /// run on, and a freeze only starts between two task polls, never in the middle of one.
+    pub async fn freeze(&self, d: Duration) -> Frozen {
+        let rt = self.rt.as_ref().expect("a running host");
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let (resumed_tx, resumed_rx) = tokio::sync::oneshot::channel();
+        rt.spawn(async move {
+            let _ = started_tx.send(Instant::now());
+            std::thread::sleep(d);
+            let _ = resumed_tx.send(Instant::now());
+        });
+        let started = started_rx.await.expect("the freeze task ran");
+        Frozen {
+            host: self.id.clone(),
+            started,
+            resumed: resumed_rx,
+        }
+    }
+
+    /// Runs `task` on this host's runtime (frozen with it by [`freeze`](Self::freeze)).
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.rt.as_ref().expect("a running host").spawn(task);
+    }
+
     /// Abrupt death: the runtime is dropped with everything on it.
     pub fn kill(mut self) {
         if let Some(host) = self.host.take() {
@@ -163,6 +225,22 @@ impl Drop for TestHost {
         if let Some(rt) = self.rt.take() {
             rt.shutdown_background();
         }
+    }
+}
+
+/// A freeze in progress, from [`TestHost::freeze`].
+#[derive(Debug)]
+pub struct Frozen {
+    pub host: String,
+    /// When the host's worker thread blocked.
+    pub started: Instant,
+    resumed: tokio::sync::oneshot::Receiver<Instant>,
+}
+
+impl Frozen {
+    /// Waits until the host runs again; returns when its worker thread was released.
+    pub async fn resumed(self) -> Instant {
+        self.resumed.await.expect("the freeze ends")
     }
 }
 
@@ -252,6 +330,25 @@ impl Counter {
         self.n
     }
 
+    /// Adds one like `incr`, reading and writing 1 ms apart, and records the turn (request
+    /// `req`) in [`TURNS`]; returns the new count.
+    pub async fn incr_req(&mut self, ctx: &weft::Context, req: u64) -> u64 {
+        let start = Instant::now();
+        let read = self.n;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        self.n = read + 1;
+        TURNS.record(Turn {
+            actor: ctx.key().to_string(),
+            host: ctx.host().host_id().unwrap_or("?").to_owned(),
+            req,
+            activation: 0,
+            activated: None,
+            start,
+            end: Instant::now(),
+        });
+        self.n
+    }
+
     /// The count.
     pub async fn get(&self) -> u64 {
         self.n
@@ -269,4 +366,174 @@ impl Counter {
             .await
             .map_err(|e| e.to_string())
     }
+}
+
+/// One state-changing turn as the actor saw it, for overlap checks at the turn level.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    /// The actor key, `Type/id`.
+    pub actor: String,
+    pub host: String,
+    /// The caller's request id.
+    pub req: u64,
+    /// Which activation ran it (process-wide unique; 0 when the actor does not track it).
+    pub activation: u64,
+    /// When that activation started (`None` when the actor does not track it).
+    pub activated: Option<Instant>,
+    /// The method's first statement.
+    pub start: Instant,
+    /// The method's last statement (the commit comes after it).
+    pub end: Instant,
+}
+
+impl Turn {
+    /// Both turns ran at some common instant.
+    pub fn overlaps(&self, other: &Turn) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+}
+
+/// Every recorded turn of this test process.
+#[derive(Debug, Default)]
+pub struct Turns {
+    turns: Mutex<Vec<Turn>>,
+}
+
+impl Turns {
+    pub fn record(&self, turn: Turn) {
+        self.turns.lock().unwrap().push(turn);
+    }
+
+    /// The turns of actors whose id starts with `prefix` (as `Type/prefix…`).
+    pub fn of(&self, actor_type: &str, prefix: &str) -> Vec<Turn> {
+        let key = format!("{actor_type}/{prefix}");
+        self.turns
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| t.actor.starts_with(&key))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The turn registry of this test process.
+pub static TURNS: std::sync::LazyLock<Turns> = std::sync::LazyLock::new(Turns::default);
+
+/// Pairs of turns of one actor that overlap in time.
+pub fn overlapping(turns: &[Turn]) -> Vec<(Turn, Turn)> {
+    let mut by_actor: HashMap<&str, Vec<&Turn>> = HashMap::new();
+    for t in turns {
+        by_actor.entry(&t.actor).or_default().push(t);
+    }
+    let mut pairs = Vec::new();
+    for mut ts in by_actor.into_values() {
+        ts.sort_by_key(|t| t.start);
+        for (i, a) in ts.iter().enumerate() {
+            for b in ts[i + 1..].iter().take_while(|b| b.start < a.end) {
+                pairs.push(((*a).clone(), (*b).clone()));
+            }
+        }
+    }
+    pairs
+}
+
+/// What [`overlapping`] found, split by the rule: two ACKNOWLEDGED turns of one actor must
+/// never overlap. A turn frozen half-way necessarily overlaps (in wall-clock time) with the turns
+/// of the actor's next owner; that only harms if both were acknowledged.
+#[derive(Debug, Default)]
+pub struct Overlaps {
+    /// Both turns acknowledged to their callers: a violation.
+    pub acknowledged: Vec<(Turn, Turn)>,
+    /// At least one of the two was not acknowledged (failed, timed out, or fenced at commit).
+    pub unacknowledged: usize,
+}
+
+pub fn overlaps(turns: &[Turn], acked: &HashSet<u64>) -> Overlaps {
+    let mut found = Overlaps::default();
+    for (a, b) in overlapping(turns) {
+        if acked.contains(&a.req) && acked.contains(&b.req) {
+            found.acknowledged.push((a, b));
+        } else {
+            found.unacknowledged += 1;
+        }
+    }
+    found
+}
+
+static NEXT_ACTIVATION: AtomicU64 = AtomicU64::new(1);
+
+/// An account whose deposits record their turns in [`TURNS`] and whose activations report to
+/// [`REGISTRY`].
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Account {
+    balance: u64,
+    /// This activation, and when it started (not state).
+    #[serde(skip)]
+    activation: u64,
+    #[serde(skip)]
+    activated: Option<Instant>,
+}
+
+#[weft::actor]
+impl Account {
+    async fn on_activate(&mut self, ctx: &weft::Context) {
+        self.activation = NEXT_ACTIVATION.fetch_add(1, Ordering::Relaxed);
+        self.activated = Some(Instant::now());
+        REGISTRY.activated(&ctx.key().to_string(), ctx.host().host_id().unwrap_or("?"));
+    }
+
+    async fn on_deactivate(&self, ctx: &weft::Context) {
+        REGISTRY.deactivated(&ctx.key().to_string(), ctx.host().host_id().unwrap_or("?"));
+    }
+
+    /// Adds one, reading and writing the balance 10 ms apart; returns the new balance.
+    pub async fn deposit(&mut self, ctx: &weft::Context, req: u64) -> u64 {
+        let start = Instant::now();
+        let read = self.balance;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        self.balance = read + 1;
+        TURNS.record(Turn {
+            actor: ctx.key().to_string(),
+            host: ctx.host().host_id().unwrap_or("?").to_owned(),
+            req,
+            activation: self.activation,
+            activated: self.activated,
+            start,
+            end: Instant::now(),
+        });
+        self.balance
+    }
+
+    /// The balance.
+    pub async fn balance(&self) -> u64 {
+        self.balance
+    }
+
+    /// The id of the host running this activation.
+    pub async fn host(&self, ctx: &weft::Context) -> String {
+        ctx.host().host_id().unwrap_or("?").to_owned()
+    }
+}
+
+/// The committed state of the typed actor `A` with id `id` in `store` (app `shop`): what its
+/// next activation loads, whatever a stale activation still holds in memory.
+pub async fn committed<A: weft::actor::TypedActor>(store: &Arc<dyn StateStore>, id: &str) -> A {
+    let key = weft::state::StateKey::actor("shop", A::ACTOR_TYPE, id, weft::actor::STATE_KEY);
+    match store.get(&key).await.expect("store read") {
+        Some(v) => weft::Codec::Binary
+            .decode(&v.value)
+            .expect("stored state decodes"),
+        None => A::default(),
+    }
+}
+
+/// The committed count of counter `id`.
+pub async fn committed_count(store: &Arc<dyn StateStore>, id: &str) -> u64 {
+    committed::<Counter>(store, id).await.n
+}
+
+/// The committed balance of account `id`.
+pub async fn committed_balance(store: &Arc<dyn StateStore>, id: &str) -> u64 {
+    committed::<Account>(store, id).await.balance
 }

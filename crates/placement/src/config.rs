@@ -34,6 +34,12 @@ pub struct PlacementConfig {
     /// Sent with every LOCK: the longest a host holds calls without hearing the next phase,
     /// after which it unlocks by itself. Default: 10 s. Must be greater than `ack_timeout`.
     pub lock_timeout: Duration,
+    /// How long a freshly started placement waits before it disseminates any table: hosts
+    /// register meanwhile (and keep serving with their last tables), and every lease that a
+    /// previous placement process granted runs out before an actor can move. `None` (the
+    /// default) means `faulty_host_timeout`. Zero is safe only for a cluster's very first start
+    /// (tests use it to start quickly).
+    pub startup_grace: Option<Duration>,
 }
 
 impl Default for PlacementConfig {
@@ -44,6 +50,7 @@ impl Default for PlacementConfig {
             ack_timeout: Duration::from_secs(5),
             coalesce_window: Duration::from_millis(50),
             lock_timeout: Duration::from_secs(10),
+            startup_grace: None,
         }
     }
 }
@@ -80,6 +87,30 @@ impl PlacementConfig {
             )));
         }
         Ok(())
+    }
+
+    /// The ownership lease placement grants hosts: 3/4 of `faulty_host_timeout`.
+    ///
+    /// # Why 3/4
+    ///
+    /// A host sends a heartbeat at real time `S` and, once answered, may start turns until
+    /// `S + lease` on its own clock. Placement received that heartbeat at `R >= S` and hands the
+    /// host's actors to another host no earlier than `R + faulty_host_timeout` on its clock
+    /// (silence), or than `grant + faulty_host_timeout` after a stream that ended without
+    /// `Leave` (`grant >= R`). With clocks whose rates differ by at most `rho`, the host stops by
+    /// `S + lease * (1 + rho)` and the next owner starts after `S + timeout * (1 - rho)`. A lease
+    /// of `0.75 * timeout` keeps them apart for any `rho` below 14%; with a realistic `rho` (NTP
+    /// slews monotonic clocks by at most 0.05%) it leaves a quarter of the timeout (1.25 s by
+    /// default) for a stall between a host's lease check and the start of its turn. Longer
+    /// stalls (a pause right after the check) are caught by the owner epoch in the store: the
+    /// stale turn's writes are refused.
+    pub fn lease_duration(&self) -> Duration {
+        self.faulty_host_timeout * 3 / 4
+    }
+
+    /// [`startup_grace`](Self::startup_grace), its default applied.
+    pub fn effective_startup_grace(&self) -> Duration {
+        self.startup_grace.unwrap_or(self.faulty_host_timeout)
     }
 
     /// `lock_timeout` in whole milliseconds, as carried by `Order.lock_timeout_ms`.

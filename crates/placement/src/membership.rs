@@ -85,6 +85,11 @@ pub(crate) struct Member {
     pub(crate) last_seen: Instant,
     /// False until it got its `Snapshot`; only ready hosts take part in rounds.
     pub(crate) ready: bool,
+    /// Takes part in rounds already, but its `Snapshot` is still to come (it registered during
+    /// the startup grace: it gets it when the first round ends).
+    pub(crate) snapshot_due: bool,
+    /// When placement last granted it a lease.
+    pub(crate) lease_granted: Instant,
 }
 
 impl Member {
@@ -100,6 +105,8 @@ impl Member {
             registered_at_ms,
             last_seen: Instant::now(),
             ready: false,
+            snapshot_due: false,
+            lease_granted: Instant::now(),
         }
     }
 
@@ -157,10 +164,15 @@ impl Membership {
             .filter(move |m| m.namespace() == namespace)
     }
 
+    /// Every member, sorted by host id, to change.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Member> {
+        self.by_host.values_mut()
+    }
+
     /// Members of `namespace` still waiting for their `Snapshot`.
     pub(crate) fn unready(&self, namespace: &str) -> Vec<ConnId> {
         self.in_namespace(namespace)
-            .filter(|m| !m.ready)
+            .filter(|m| !m.ready || m.snapshot_due)
             .map(|m| m.conn)
             .collect()
     }

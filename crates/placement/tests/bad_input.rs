@@ -29,14 +29,14 @@ async fn open(
 }
 
 /// The next message that is not a member list (the service registry, sent on every
-/// membership change, is not what these tests look at).
+/// membership change) nor a lease (the answer to every heartbeat): not what these tests look at.
 async fn next_message(
     inbound: &mut Streaming<PlacementMessage>,
 ) -> Result<Option<PlacementMessage>, tonic::Status> {
     loop {
         let m = inbound.message().await;
         if let Ok(Some(PlacementMessage {
-            body: Some(Body::Members(_)),
+            body: Some(Body::Members(_) | Body::Lease(_)),
         })) = m
         {
             continue;
@@ -77,7 +77,11 @@ async fn still_serving(placement: &RunningPlacement, host_id: &str) {
 #[tokio::test]
 async fn a_first_message_other_than_register_is_rejected() {
     let placement = start(PlacementConfig::default()).await;
-    let (mut inbound, _tx) = open(&placement, message(HostBody::Heartbeat(Heartbeat {}))).await;
+    let (mut inbound, _tx) = open(
+        &placement,
+        message(HostBody::Heartbeat(Heartbeat::default())),
+    )
+    .await;
     expect_rejected(
         &mut inbound,
         "first message must be Register, got Heartbeat",

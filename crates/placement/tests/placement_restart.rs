@@ -45,11 +45,24 @@ async fn hosts_reconnect_to_a_restarted_placement_and_tables_are_rebuilt() {
 
     // Let the hosts retry against a closed port for a moment.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let placement = weft_placement::start(PlacementConfig::default(), grpc_addr, None)
+    // A restart: its first table waits out the startup grace (leases granted by the previous
+    // process run out meanwhile), then holds every host that re-registered.
+    let grace = Duration::from_millis(600);
+    let config = PlacementConfig {
+        startup_grace: Some(grace),
+        ..PlacementConfig::default()
+    };
+    let restarted = tokio::time::Instant::now();
+    let placement = weft_placement::start(config, grpc_addr, None)
         .await
         .unwrap();
     assert_eq!(placement.grpc_addr(), grpc_addr);
-    next_snapshot(&mut a).await;
+    let first = next_snapshot(&mut a).await;
+    assert!(
+        restarted.elapsed() >= grace,
+        "no table within the startup grace"
+    );
+    assert_eq!(host_ids(table(&first.tables, "Cart")), ["a", "b"]);
     next_snapshot(&mut b).await;
 
     let state = timeout(

@@ -421,7 +421,9 @@ impl HostBuilder {
                 tables: Default::default(),
                 members: Default::default(),
                 peers: Arc::clone(&peers),
+                lease: Default::default(),
                 stop_client: CancellationToken::new(),
+                client_task: std::sync::Mutex::new(None),
             })),
             _ => None,
         };
@@ -537,12 +539,16 @@ impl HostBuilder {
             });
         }
         if let (Some(cluster), Some(config)) = (cluster, self.cluster) {
-            tokio::spawn(crate::placement::client::run(
+            let client = tokio::spawn(crate::placement::client::run(
                 handle.clone(),
                 config,
                 cluster.address.clone(),
                 cluster.stop_client.clone(),
             ));
+            *cluster
+                .client_task
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(client);
             tracing::info!(host_id = %cluster.host_id, address = %cluster.address, "cluster host listening");
         }
         tracing::info!(app_id = %handle.inner.config.app_id,
@@ -634,8 +640,16 @@ impl Host {
         }
         if let Some(cluster) = &inner.cluster {
             // Our actors are deactivated and committed: now leave placement (its next round
-            // moves them elsewhere).
+            // moves them elsewhere, at once: we say `Leave`, so it need not wait for our lease).
             cluster.stop_client.cancel();
+            let client = cluster
+                .client_task
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(client) = client {
+                let _ = tokio::time::timeout(Duration::from_secs(2), client).await;
+            }
         }
         // ...and stop serving other hosts.
         inner.stop_servers.cancel();
@@ -899,6 +913,17 @@ impl HostHandle {
     /// [`ErrorKind::ShuttingDown`] after [`Host::shutdown`], which releases the store.
     pub fn store(&self) -> Result<Arc<dyn StateStore>, Error> {
         self.inner.store()
+    }
+
+    /// On a cluster host whose placement lease has lapsed: its cluster side (for the refusal's
+    /// wording). `None` on a single host, or while the lease holds.
+    pub(crate) fn lapsed_lease(&self) -> Option<&Cluster> {
+        self.inner.cluster.as_deref().filter(|c| !c.lease.is_held())
+    }
+
+    /// The activation table entry of `actor_type`, if this host serves it.
+    pub(crate) fn type_entry(&self, actor_type: &str) -> Option<&Arc<TypeEntry>> {
+        self.inner.types.get(actor_type)
     }
 
     pub(crate) fn cluster(&self) -> Option<Arc<Cluster>> {
@@ -1318,7 +1343,7 @@ impl HostHandle {
             let step = match ty.table.get(id) {
                 None => Step::Activate(envelope),
                 Some(slot) => match slot.value() {
-                    Slot::Deactivating(done) => Step::WaitForDeactivation(done.clone(), envelope),
+                    Slot::Deactivating(m) => Step::WaitForDeactivation(m.done.clone(), envelope),
                     Slot::Active(mailbox) if reentrant => {
                         match mailbox.reentrant_tx.send(envelope) {
                             Ok(()) => Step::Sent,

@@ -44,6 +44,11 @@ struct Args {
     /// Longest a host holds calls during a round before unlocking by itself.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     lock_timeout: Duration,
+    /// After start, disseminate no table for this long: leases granted by a previous placement
+    /// process run out and hosts re-register first. Default: the faulty-host timeout. `0s` only
+    /// for a cluster's very first start.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    startup_grace: Option<Duration>,
     /// Serve hosts over mutual TLS with this certificate (PEM, e.g. from `weft-sentry issue`);
     /// needs --tls-key and --trust-bundle. Without it: plain text.
     #[arg(long, requires_all = ["tls_key", "trust_bundle"])]
@@ -73,6 +78,7 @@ async fn main() -> ExitCode {
         ack_timeout: args.ack_timeout,
         coalesce_window: args.coalesce_window,
         lock_timeout: args.lock_timeout,
+        startup_grace: args.startup_grace,
     };
     let mut server = PlacementServer::builder()
         .config(config)

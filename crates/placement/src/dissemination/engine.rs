@@ -14,7 +14,7 @@ use crate::config::PlacementConfig;
 use crate::link::{HostLink, SendFailure};
 use crate::membership::{ConnId, Member as Host, Membership, Registration};
 use crate::proto::placement_message::Body;
-use crate::proto::{Member, Members, Phase, Snapshot};
+use crate::proto::{Lease, Member, Members, Phase, Snapshot};
 use crate::spans;
 use crate::state::PlacementState;
 
@@ -36,11 +36,34 @@ pub(crate) struct Engine {
     changed: bool,
     /// The member list the hosts have is out of date (see [`Engine::send_members`]).
     members_changed: bool,
+    /// Namespaces whose next round must wait: a host left without `Leave` and may hold a lease
+    /// until then.
+    holds: BTreeMap<String, Instant>,
+    /// Types an abandoned round touched, which its restart must issue anew.
+    restart_types: BTreeMap<String, BTreeSet<String>>,
+    /// No table is disseminated before this (the startup grace).
+    ready_at: Instant,
+    /// Still within the startup grace (cleared by the first `drive` after `ready_at`).
+    warming: bool,
+}
+
+/// How a host left, which decides whether its actors must wait for its lease to run out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Departure {
+    /// It said `Leave`, or re-registered under the same id: it holds no lease of its own.
+    Released,
+    /// Silence, a broken stream, an eviction: it may still hold a lease.
+    Lost,
 }
 
 impl Engine {
     pub(crate) fn new(config: PlacementConfig, state: watch::Sender<PlacementState>) -> Self {
+        let grace = config.effective_startup_grace();
         Engine {
+            holds: BTreeMap::new(),
+            restart_types: BTreeMap::new(),
+            ready_at: Instant::now() + grace,
+            warming: !grace.is_zero(),
             tables: Tables::new(config.replication_factor),
             config,
             members: Membership::default(),
@@ -61,17 +84,27 @@ impl Engine {
                 conn,
                 registration,
                 link,
-            } => self.register(conn, registration, link, now),
-            Event::Heartbeat { conn } => {
+            } => {
+                self.register(conn, registration, link, now);
+                self.grant(conn, 0, now);
+            }
+            Event::Heartbeat { conn, seq } => {
                 if let Some(member) = self.members.get_mut(conn) {
                     member.last_seen = now;
                 }
+                self.grant(conn, seq, now);
             }
             Event::Ack { conn, round, phase } => self.ack(conn, round, phase, now),
+            Event::Leave { conn } => {
+                if let Some(member) = self.members.remove(conn) {
+                    info!(host.id = %member.registration.host_id, conn, "host left");
+                    self.departed(&member, Departure::Released, now);
+                }
+            }
             Event::Closed { conn } => {
                 if let Some(member) = self.members.remove(conn) {
                     info!(host.id = %member.registration.host_id, conn, "host stream closed");
-                    self.departed(&member, now);
+                    self.departed(&member, Departure::Lost, now);
                 }
             }
         }
@@ -107,8 +140,33 @@ impl Engine {
             .dirty
             .iter()
             .filter(|(ns, _)| !self.rounds.contains_key(*ns))
-            .map(|(_, at)| *at);
-        acks.chain(windows).min()
+            .map(|(ns, at)| self.round_due(ns, *at));
+        let warm = self.warming.then_some(self.ready_at);
+        acks.chain(windows).chain(warm).min()
+    }
+
+    /// When a round of `namespace` whose coalescing window closes at `window` may start: not
+    /// during the startup grace, nor while a departed host may still hold a lease.
+    fn round_due(&self, namespace: &str, window: Instant) -> Instant {
+        let held = self.holds.get(namespace).copied().unwrap_or(window);
+        window.max(held).max(self.ready_at)
+    }
+
+    /// Answers heartbeat `seq` of `conn` with a lease (placement's clock: granted `now`).
+    fn grant(&mut self, conn: ConnId, seq: u64, now: Instant) {
+        let duration_ms =
+            u64::try_from(self.config.lease_duration().as_millis()).unwrap_or(u64::MAX);
+        let Some(member) = self.members.get_mut(conn) else {
+            return;
+        };
+        member.lease_granted = now;
+        let lease = Body::Lease(Lease {
+            heartbeat: seq,
+            duration_ms,
+        });
+        if let Err(failure) = member.link.send(lease) {
+            self.doomed.push((conn, send_failure_status(failure)));
+        }
     }
 
     /// Closes every host stream: placement is going away.
@@ -128,8 +186,12 @@ impl Engine {
             while let Some((conn, status)) = self.doomed.pop() {
                 if let Some(member) = self.members.remove(conn) {
                     member.link.close(status);
-                    self.departed(&member, now);
+                    self.departed(&member, Departure::Lost, now);
                 }
+            }
+            if self.warming && now >= self.ready_at {
+                self.end_startup_grace();
+                progressed = true;
             }
             let late: Vec<String> = self
                 .rounds
@@ -154,12 +216,15 @@ impl Engine {
             let due: Vec<String> = self
                 .dirty
                 .iter()
-                .filter(|(ns, at)| **at <= now && !self.rounds.contains_key(*ns))
+                .filter(|(ns, at)| {
+                    self.round_due(ns, **at) <= now && !self.rounds.contains_key(*ns)
+                })
                 .map(|(ns, _)| ns.clone())
                 .collect();
             for namespace in due {
                 self.dirty.remove(&namespace);
-                self.start_round(namespace, BTreeSet::new(), now);
+                self.holds.remove(&namespace);
+                self.start_round(namespace, now);
                 progressed = true;
             }
             if !progressed && self.doomed.is_empty() {
@@ -185,10 +250,13 @@ impl Engine {
             old.link.close(Status::aborted(
                 "replaced by a newer stream of the same host id",
             ));
-            self.departed(&old, now);
+            // The same host (or its restart, whose activations died with it): no lease to wait
+            // for, and its actors stay on its id.
+            self.departed(&old, Departure::Released, now);
         }
-        // During a round the snapshot waits for its end, so it already holds the new tables.
-        if !self.rounds.contains_key(&namespace) {
+        // During a round the snapshot waits for its end, so it already holds the new tables;
+        // during the startup grace it waits for the first round.
+        if !self.rounds.contains_key(&namespace) && !self.warming {
             self.send_snapshot(conn);
         }
         self.mark_dirty(&namespace, now);
@@ -227,15 +295,47 @@ impl Engine {
         }
     }
 
-    /// `member` is gone: stop waiting for it and disseminate its absence.
-    fn departed(&mut self, member: &Host, now: Instant) {
+    /// `member` is gone: stop waiting for it and disseminate its absence — once its lease has
+    /// run out, unless it released it.
+    fn departed(&mut self, member: &Host, how: Departure, now: Instant) {
         let namespace = member.namespace();
         if let Some(round) = self.rounds.get_mut(namespace) {
             round.forget(member.conn);
         }
+        if how == Departure::Lost {
+            self.hold(namespace, member.lease_granted, now);
+        }
         self.mark_dirty(namespace, now);
         self.changed = true;
         self.members_changed = true;
+    }
+
+    /// Holds `namespace`'s next round until a lease granted at `granted` has surely run out.
+    fn hold(&mut self, namespace: &str, granted: Instant, now: Instant) {
+        let until = granted + self.config.faulty_host_timeout;
+        if until > now {
+            let held = self.holds.entry(namespace.to_owned()).or_insert(until);
+            *held = (*held).max(until);
+            debug!(namespace, wait = ?until - now, "next round waits for a departed host's lease");
+        }
+    }
+
+    /// The startup grace is over: every host that registered meanwhile takes part in the first
+    /// round, and gets its snapshot when that round ends.
+    fn end_startup_grace(&mut self) {
+        self.warming = false;
+        let mut namespaces = BTreeSet::new();
+        for member in self.members.iter_mut() {
+            if !member.ready {
+                member.ready = true;
+                member.snapshot_due = true;
+            }
+            namespaces.insert(member.namespace().to_owned());
+        }
+        info!(hosts = self.members.iter().count(), "startup grace over");
+        for namespace in namespaces {
+            self.dirty.entry(namespace).or_insert(self.ready_at);
+        }
     }
 
     fn mark_dirty(&mut self, namespace: &str, now: Instant) {
@@ -276,17 +376,22 @@ impl Engine {
         };
         let tables = self.tables.snapshot(member.namespace());
         match member.link.send(Body::Snapshot(Snapshot { tables })) {
-            Ok(()) => member.ready = true,
+            Ok(()) => {
+                member.ready = true;
+                member.snapshot_due = false;
+            }
             Err(failure) => self.doomed.push((conn, send_failure_status(failure))),
         }
     }
 
-    /// Starts a round for `namespace` over the types whose hosts changed plus `extra`.
-    fn start_round(&mut self, namespace: String, extra: BTreeSet<String>, now: Instant) {
+    /// Starts a round for `namespace` over the types whose hosts changed, plus those an
+    /// abandoned round touched.
+    fn start_round(&mut self, namespace: String, now: Instant) {
         let desired = self.members.desired_tables(&namespace);
         let mut types = self.tables.changed(&namespace, &desired);
-        types.extend(extra);
+        types.extend(self.restart_types.remove(&namespace).unwrap_or_default());
         if types.is_empty() {
+            self.send_deferred_snapshots(&namespace);
             return;
         }
         let tables = self.tables.issue(&namespace, &types, &desired);
@@ -307,6 +412,7 @@ impl Engine {
             );
             self.tables.commit(&tables);
             self.changed = true;
+            self.send_deferred_snapshots(&namespace);
             return;
         }
         let span = info_span!(parent: None, spans::ROUND, round = id, namespace = %namespace);
@@ -375,6 +481,9 @@ impl Engine {
         let timeout = humantime::format_duration(self.config.ack_timeout);
         for conn in round.pending() {
             if let Some(member) = self.members.remove(conn) {
+                // Evicted while perhaps alive and serving: its actors wait for its lease.
+                self.hold(&namespace, member.lease_granted, now);
+                self.members_changed = true;
                 let host_id = &member.registration.host_id;
                 let phase = round.phase;
                 warn!(parent: &round.span, host.id = %host_id, ?phase, "no ack in time; evicting");
@@ -388,12 +497,17 @@ impl Engine {
         }
         info!(parent: &round.span, "round abandoned; restarting");
         self.send_deferred_snapshots(&namespace);
-        // The restart recomputes everything, so it also covers the changes that were waiting.
-        self.dirty.remove(&namespace);
-        self.start_round(namespace, round.types(), now);
+        // The restart recomputes everything, so it also covers the changes that were waiting;
+        // it starts at once, or when the evicted hosts' leases have run out.
+        self.restart_types
+            .entry(namespace.clone())
+            .or_default()
+            .extend(round.types());
+        self.dirty.insert(namespace, now);
     }
 
-    /// Hosts that registered during the round that just ended get their snapshot now.
+    /// Hosts that registered during the round that just ended (or during the startup grace)
+    /// get their snapshot now.
     fn send_deferred_snapshots(&mut self, namespace: &str) {
         for conn in self.members.unready(namespace) {
             self.send_snapshot(conn);

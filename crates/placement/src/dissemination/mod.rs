@@ -17,6 +17,14 @@
 //!   recomputed without it, with new versions.
 //! - A host that registers during a round of its namespace gets its `Snapshot` when the round
 //!   ends, then takes part in later rounds.
+//! - Every `Register` and `Heartbeat` is answered with a `Lease`. A host that leaves without
+//!   `Leave` (silence, a broken stream, an eviction) may still hold one: its namespace's next
+//!   round waits until `faulty_host_timeout` after its last grant (see
+//!   [`PlacementConfig::lease_duration`] for the arithmetic).
+//! - A freshly started placement disseminates nothing for `startup_grace`: leases granted by a
+//!   previous placement process run out, and the hosts re-register meanwhile (serving with
+//!   their last tables). Then one round places every registered host, and each gets its
+//!   `Snapshot` when it ends.
 
 mod engine;
 mod round;
@@ -50,8 +58,10 @@ pub(crate) enum Event {
         registration: Registration,
         link: HostLink,
     },
-    /// A heartbeat: the host is alive.
-    Heartbeat { conn: ConnId },
+    /// A heartbeat: the host is alive; answered with a lease.
+    Heartbeat { conn: ConnId, seq: u64 },
+    /// The host stopped serving and leaves: no need to wait for its lease.
+    Leave { conn: ConnId },
     /// An acknowledgement of `phase` of `round`.
     Ack {
         conn: ConnId,

@@ -18,6 +18,7 @@ use crate::state::PlacementState;
 
 const WINDOW: Duration = Duration::from_millis(50);
 const ACK: Duration = Duration::from_secs(1);
+const TIMEOUT: Duration = Duration::from_secs(3);
 
 struct Harness {
     engine: Engine,
@@ -27,6 +28,8 @@ struct Harness {
     inboxes: BTreeMap<ConnId, mpsc::Receiver<Result<PlacementMessage, Status>>>,
     /// The last member list each host received (kept apart from the round traffic).
     members: BTreeMap<ConnId, Vec<String>>,
+    /// Every lease received: (conn, heartbeat seq it answers).
+    leases: Vec<(ConnId, u64)>,
 }
 
 /// What a host received, simplified.
@@ -39,12 +42,16 @@ enum Got {
 
 impl Harness {
     fn new() -> Self {
-        let config = PlacementConfig {
+        Self::with_config(PlacementConfig {
             coalesce_window: WINDOW,
             ack_timeout: ACK,
-            faulty_host_timeout: Duration::from_secs(3),
+            faulty_host_timeout: TIMEOUT,
+            startup_grace: Some(Duration::ZERO),
             ..PlacementConfig::default()
-        };
+        })
+    }
+
+    fn with_config(config: PlacementConfig) -> Self {
         let (tx, state) = watch::channel(PlacementState::default());
         Harness {
             engine: Engine::new(config, tx),
@@ -53,6 +60,7 @@ impl Harness {
             token: CancellationToken::new(),
             inboxes: BTreeMap::new(),
             members: BTreeMap::new(),
+            leases: Vec::new(),
         }
     }
 
@@ -110,6 +118,12 @@ impl Harness {
                     let mut ids: Vec<String> = m.members.into_iter().map(|m| m.host_id).collect();
                     ids.sort();
                     self.members.insert(conn, ids);
+                    continue;
+                }
+                Ok(PlacementMessage {
+                    body: Some(Body::Lease(lease)),
+                }) => {
+                    self.leases.push((conn, lease.heartbeat));
                     continue;
                 }
                 Ok(other) => panic!("unexpected {other:?}"),
@@ -213,6 +227,11 @@ fn a_participant_that_leaves_mid_round_is_not_waited_for() {
     let unlock = h.order(1, Phase::Unlock);
     h.ack(1, &unlock);
     h.elapse(WINDOW);
+    assert!(
+        h.received(1).is_empty(),
+        "b's stream broke: it may hold a lease"
+    );
+    h.elapse(TIMEOUT);
     let next = h.complete_round(&[1]);
     assert_eq!(next.tables[0].hosts.len(), 1, "the next round drops b");
     assert_eq!(h.hosts_of("Cart"), ["a"]);
@@ -236,6 +255,8 @@ fn a_late_host_is_evicted_and_the_round_restarts_with_higher_versions() {
     // b never acks UPDATE.
     h.elapse(ACK);
     assert_eq!(h.received(2), [Got::Closed(Code::Aborted)]);
+    assert!(h.received(1).is_empty(), "b may still hold a lease");
+    h.elapse(TIMEOUT - ACK);
     let restarted = h.order(1, Phase::Lock);
     assert!(restarted.round > update.round);
     for (old, new) in update.tables.iter().zip(&restarted.tables) {
@@ -275,7 +296,7 @@ fn heartbeats_and_acks_keep_a_host_alive() {
     h.received(1);
     for _ in 0..4 {
         h.now += Duration::from_secs(2);
-        h.send(Event::Heartbeat { conn: 1 });
+        h.send(Event::Heartbeat { conn: 1, seq: 1 });
         h.engine.check_silent(h.now);
     }
     assert!(h.received(1).is_empty());
@@ -290,7 +311,7 @@ fn the_last_host_leaving_empties_the_table_without_a_round() {
     h.elapse(WINDOW);
     h.complete_round(&[1]);
     h.send(Event::Closed { conn: 1 });
-    h.elapse(WINDOW);
+    h.elapse(TIMEOUT);
     let state = h.state.borrow().clone();
     assert!(state.tables.is_empty());
     assert!(state.host_list.is_empty());
@@ -320,4 +341,95 @@ fn every_host_gets_the_member_list_when_hosts_join_and_leave() {
     h.send(Event::Closed { conn: 2 });
     let _ = h.received(1);
     assert_eq!(h.members[&1], ["a"]);
+}
+
+#[test]
+fn every_register_and_heartbeat_is_answered_with_a_lease() {
+    let mut h = Harness::new();
+    h.join(1, "a", &["Cart"]);
+    h.send(Event::Heartbeat { conn: 1, seq: 1 });
+    h.send(Event::Heartbeat { conn: 1, seq: 2 });
+    h.received(1);
+    assert_eq!(h.leases, [(1, 0), (1, 1), (1, 2)]);
+}
+
+#[test]
+fn a_broken_stream_moves_actors_only_after_the_hosts_lease_ran_out() {
+    let mut h = Harness::new();
+    h.join(1, "a", &["Cart"]);
+    h.join(2, "b", &["Cart"]);
+    h.received(1);
+    h.received(2);
+    h.elapse(WINDOW);
+    h.complete_round(&[1, 2]);
+    // b's last lease: granted one second before its stream breaks.
+    h.send(Event::Heartbeat { conn: 2, seq: 1 });
+    h.elapse(Duration::from_secs(1));
+    h.send(Event::Closed { conn: 2 });
+    h.elapse(WINDOW);
+    assert!(
+        h.received(1).is_empty(),
+        "b may still be serving on its lease"
+    );
+    assert_eq!(
+        h.engine.next_deadline(),
+        Some(h.now - WINDOW - Duration::from_secs(1) + TIMEOUT)
+    );
+    h.elapse(TIMEOUT - Duration::from_secs(1) - WINDOW);
+    let update = h.complete_round(&[1]);
+    assert_eq!(update.tables[0].hosts.len(), 1);
+}
+
+#[test]
+fn a_host_that_leaves_releases_its_actors_at_once() {
+    let mut h = Harness::new();
+    h.join(1, "a", &["Cart"]);
+    h.join(2, "b", &["Cart"]);
+    h.received(1);
+    h.received(2);
+    h.elapse(WINDOW);
+    h.complete_round(&[1, 2]);
+    h.send(Event::Leave { conn: 2 });
+    h.send(Event::Closed { conn: 2 });
+    h.elapse(WINDOW);
+    let update = h.complete_round(&[1]);
+    assert_eq!(update.tables[0].hosts.len(), 1);
+}
+
+#[test]
+fn a_restarted_placement_waits_out_its_startup_grace_then_places_every_host_in_one_round() {
+    let grace = Duration::from_secs(2);
+    let config = PlacementConfig {
+        coalesce_window: WINDOW,
+        ack_timeout: ACK,
+        faulty_host_timeout: TIMEOUT,
+        startup_grace: Some(grace),
+        ..PlacementConfig::default()
+    };
+    let mut h = Harness::with_config(config);
+    h.join(1, "a", &["Cart"]);
+    h.elapse(Duration::from_millis(700));
+    h.join(2, "b", &["Cart"]);
+    h.elapse(WINDOW);
+    // Within the grace: leases (hosts keep serving with their last tables), no table at all.
+    assert!(h.received(1).is_empty());
+    assert!(h.received(2).is_empty());
+    assert_eq!(h.leases, [(1, 0), (2, 0)]);
+    h.elapse(grace);
+    let update = h.complete_round(&[1, 2]);
+    assert_eq!(
+        update.tables[0].hosts.len(),
+        2,
+        "every host that re-registered"
+    );
+    for conn in [1, 2] {
+        let got = h.received(conn);
+        let [Got::Snapshot(snapshot)] = got.as_slice() else {
+            panic!("conn {conn}: expected its snapshot after the first round, got {got:?}");
+        };
+        assert_eq!(snapshot.tables[0].version, update.tables[0].version);
+    }
+    // Later hosts get their snapshot at once again.
+    h.join(3, "c", &["Cart"]);
+    assert!(matches!(h.received(3).as_slice(), [Got::Snapshot(_)]));
 }

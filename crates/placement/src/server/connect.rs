@@ -153,7 +153,11 @@ impl HostStream {
                 }
             };
             let event = match body {
-                Some(Body::Heartbeat(_)) => Event::Heartbeat { conn: self.conn },
+                Some(Body::Heartbeat(h)) => Event::Heartbeat {
+                    conn: self.conn,
+                    seq: h.seq,
+                },
+                Some(Body::Leave(_)) => Event::Leave { conn: self.conn },
                 Some(Body::Ack(ack)) => match Phase::try_from(ack.phase) {
                     Ok(phase) if phase != Phase::Unspecified => Event::Ack {
                         conn: self.conn,
@@ -191,6 +195,7 @@ fn body_name(body: Option<&Body>) -> &'static str {
         Some(Body::Register(_)) => "Register",
         Some(Body::Heartbeat(_)) => "Heartbeat",
         Some(Body::Ack(_)) => "Ack",
+        Some(Body::Leave(_)) => "Leave",
         None => "a message without a known body",
     }
 }

@@ -23,9 +23,11 @@ use weft_placement::{PlacementConfig, RunningPlacement};
 /// The longest any single expectation waits.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// Starts placement on a free loopback port, with HTTP too.
-pub async fn start(config: PlacementConfig) -> RunningPlacement {
+/// Starts placement on a free loopback port, with HTTP too. Without a `startup_grace` in
+/// `config`, none (a cluster's first placement).
+pub async fn start(mut config: PlacementConfig) -> RunningPlacement {
     init_tracing();
+    config.startup_grace.get_or_insert(Duration::ZERO);
     let any = "127.0.0.1:0".parse().unwrap();
     weft_placement::start(config, any, Some(any)).await.unwrap()
 }
@@ -265,7 +267,7 @@ async fn serve_once(
             next = inbound.message() => next,
             _ = tick.tick() => {
                 if behaviour.heartbeat.is_some() && heartbeating.load(Ordering::SeqCst) {
-                    let _ = tx.send(message(HostBody::Heartbeat(Heartbeat {}))).await;
+                    let _ = tx.send(message(HostBody::Heartbeat(Heartbeat::default()))).await;
                 }
                 continue;
             }
@@ -289,7 +291,7 @@ async fn serve_once(
                     let _ = seen.send(Seen::Rejected(r.reason));
                 }
                 // The member list (the service registry) is not what these tests look at.
-                Some(Body::Members(_)) | None => {}
+                Some(Body::Members(_) | Body::Lease(_)) | None => {}
             },
             Ok(None) => {
                 let _ = seen.send(Seen::Ended(Code::Ok));

@@ -34,7 +34,7 @@ use super::{
 use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
 use crate::host::HostHandle;
-use crate::state::{Condition, ETag, Operation, StateKey};
+use crate::state::{Condition, Operation, StateKey};
 
 /// A committed value of one state key, as this activation last saw it in the store.
 #[derive(Debug, Clone)]
@@ -67,10 +67,6 @@ pub(crate) struct Activation {
     timer_generation: AtomicU64,
     /// Set when a turn panicked or a commit failed: the instance may not match committed state.
     needs_reset: AtomicBool,
-    /// The owner epoch this activation took (the ETag of the actor's epoch key), when fencing.
-    epoch: Mutex<Option<ETag>>,
-    /// Set when a commit found a newer owner epoch: this activation must go, writing nothing.
-    fenced: AtomicBool,
     weak_tx: mpsc::WeakSender<Envelope>,
 }
 
@@ -92,8 +88,6 @@ impl Activation {
             timers: Mutex::new(HashMap::new()),
             timer_generation: AtomicU64::new(0),
             needs_reset: AtomicBool::new(false),
-            epoch: Mutex::new(None),
-            fenced: AtomicBool::new(false),
             weak_tx,
         }
     }
@@ -226,7 +220,10 @@ impl Activation {
                 });
             }
         }
-        let epoch = *lock(&self.epoch);
+        if self.mailbox.fenced.load(Ordering::Acquire) {
+            return Err(fenced_error(&self.key));
+        }
+        let epoch = *lock(&self.mailbox.epoch);
         let epoch_key = self.state_key(EPOCH_KEY);
         let mut ops: Vec<Operation> = {
             let committed = lock(&self.committed);
@@ -261,16 +258,7 @@ impl Activation {
                 Ok(())
             }
             Err(e) if epoch.is_some() && e.is_conflict() && e.key() == Some(&epoch_key) => {
-                self.fenced.store(true, Ordering::Release);
-                tracing::warn!(actor = %self.key, "fenced: a newer activation took the owner epoch; deactivating");
-                Err(Error::new(
-                    ErrorKind::Conflict,
-                    format!(
-                        "{} was fenced: a newer activation of it (elsewhere) took its owner \
-                         epoch, so this activation's writes are refused and it deactivates",
-                        self.key
-                    ),
-                ))
+                Err(fence(&self.mailbox, &self.key))
             }
             Err(e) => {
                 let mut committed = lock(&self.committed);
@@ -283,6 +271,24 @@ impl Activation {
             }
         }
     }
+}
+
+/// Marks the activation behind `mailbox` fenced: a newer activation took the owner epoch.
+pub(crate) fn fence(mailbox: &Mailbox, key: &ActorKey) -> Error {
+    if !mailbox.fenced.swap(true, Ordering::AcqRel) {
+        tracing::warn!(actor = %key, "fenced: a newer activation took the owner epoch; deactivating");
+    }
+    fenced_error(key)
+}
+
+pub(crate) fn fenced_error(key: &ActorKey) -> Error {
+    Error::new(
+        ErrorKind::Conflict,
+        format!(
+            "{key} was fenced: a newer activation of it (elsewhere) took its owner epoch, so \
+             this activation's writes are refused and it deactivates"
+        ),
+    )
 }
 
 /// State keys starting with this are the runtime's own.
@@ -308,7 +314,7 @@ impl Activation {
             let next = Bytes::copy_from_slice(&n.wrapping_add(1).to_be_bytes());
             match store.set(&key, next, condition).await {
                 Ok(etag) => {
-                    *lock(&self.epoch) = Some(etag);
+                    *lock(&self.mailbox.epoch) = Some(etag);
                     return Ok(());
                 }
                 Err(e) if e.is_conflict() => continue,
@@ -581,7 +587,7 @@ pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
             }
             Envelope::Deactivate(reason) => break reason,
         }
-        if act.fenced.load(Ordering::Acquire) {
+        if act.mailbox.fenced.load(Ordering::Acquire) {
             break DeactivateReason::Fenced;
         }
         // A plain load first: the swap is a locked instruction, and a reset is rare.
@@ -602,6 +608,9 @@ pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
 }
 
 async fn activate<A: Actor>(actor: &A, act: &Arc<Activation>) -> Result<(), Error> {
+    if let Some(refusal) = lease_refusal(act, "on_activate") {
+        return Err(refusal);
+    }
     if act.host.config().fencing {
         act.take_epoch().await?;
     }
@@ -641,6 +650,10 @@ async fn serve_call<A: Actor>(
     if reply.is_closed() {
         return; // The caller stopped waiting (its deadline, or cancellation): skip the turn.
     }
+    if let Some(refusal) = lease_refusal(act, &method) {
+        let _ = reply.send(Err(refusal));
+        return;
+    }
     let span = tracing::info_span!("actor.turn", actor.type = %act.key.actor_type,
         actor.id = %act.key.id, method = %method, outcome = tracing::field::Empty);
     ctx.reset(chain, deadline);
@@ -673,9 +686,46 @@ async fn serve_call<A: Actor>(
     } else {
         inbox.guard(body.as_mut(), Some(&mut running)).await
     };
+    let result = acknowledgeable(act, &running.method, result);
     span.record("outcome", outcome(&result));
     if let Some(reply) = running.reply.take() {
         let _ = reply.send(result);
+    }
+}
+
+/// Why a turn may not start: the activation was fenced (a newer one elsewhere owns the actor),
+/// or this cluster host holds no placement lease (see `placement::lease`). Both are retry-safe:
+/// nothing ran. Reads the clock only on a cluster host.
+fn lease_refusal(act: &Activation, method: &str) -> Option<Error> {
+    if act.mailbox.fenced.load(Ordering::Acquire) {
+        let fenced = fenced_error(&act.key);
+        return Some(Error::new(ErrorKind::Moved, fenced.message().to_owned()));
+    }
+    let cluster = act.host.lapsed_lease()?;
+    Some(cluster.lease.refusal(
+        &cluster.host_id,
+        &format_args!("turn of {}.{method}", act.key),
+    ))
+}
+
+/// A turn's result as its caller may see it: a success is acknowledged only while the host
+/// still holds its placement lease and the activation was not fenced meanwhile (by a write from
+/// outside the turn's context, e.g. an app's state API call through weftd).
+fn acknowledgeable(
+    act: &Activation,
+    method: &str,
+    result: Result<Bytes, Error>,
+) -> Result<Bytes, Error> {
+    let value = result?;
+    if act.mailbox.fenced.load(Ordering::Acquire) {
+        return Err(fenced_error(&act.key));
+    }
+    match act.host.lapsed_lease() {
+        Some(cluster) => Err(cluster.lease.lapsed_during(
+            &cluster.host_id,
+            &format_args!("turn of {}.{method}", act.key),
+        )),
+        None => Ok(value),
     }
 }
 
@@ -730,6 +780,11 @@ async fn nested_turn<A: Actor>(actor: &A, act: &Arc<Activation>, call: CallEnvel
     if reply.is_closed() {
         return;
     }
+    if let Some(refusal) = lease_refusal(act, &method) {
+        let _ = reply.send(Err(refusal));
+        return;
+    }
+    let call_method = method.clone();
     let span = tracing::info_span!("actor.turn", actor.type = %act.key.actor_type,
         actor.id = %act.key.id, method = %method, reentrant = true, outcome = tracing::field::Empty);
     let ctx = Context::new(Arc::clone(act), chain, deadline);
@@ -750,6 +805,7 @@ async fn nested_turn<A: Actor>(actor: &A, act: &Arc<Activation>, call: CallEnvel
         &span,
     )
     .await;
+    let result = acknowledgeable(act, &call_method, result);
     span.record("outcome", outcome(&result));
     let _ = reply.send(result);
 }
@@ -763,6 +819,10 @@ async fn serve_timer<A: Actor>(
     let Some((callback, data)) = act.take_timer_fire(fire) else {
         return;
     };
+    if let Some(refusal) = lease_refusal(act, &callback) {
+        tracing::debug!(actor = %act.key, timer = %fire.name, error = %refusal, "timer firing skipped");
+        return;
+    }
     let deadline = own_turn_deadline(act);
     let span = tracing::info_span!("actor.timer", actor.type = %act.key.actor_type,
         actor.id = %act.key.id, timer = %fire.name, method = %callback, outcome = tracing::field::Empty);
@@ -843,10 +903,9 @@ async fn deactivate<A: Actor>(
     mut reentrant_rx: mpsc::UnboundedReceiver<CallEnvelope>,
     reason: DeactivateReason,
 ) {
-    let done_rx = act.mailbox.done.clone();
     if let Some(mut slot) = act.ty.table.get_mut(act.key.id.as_str()) {
         if slot.is_mailbox(&act.mailbox) {
-            *slot = Slot::Deactivating(done_rx.clone());
+            *slot = Slot::Deactivating(Arc::clone(&act.mailbox));
         }
     }
     act.cancel_timers();
@@ -867,8 +926,9 @@ async fn deactivate<A: Actor>(
             .await;
         }
     }
-    // A fenced activation is not the owner any more: its last turn could not commit anyway.
-    if reason != DeactivateReason::Fenced {
+    // A fenced activation runs `on_deactivate` too (an app behind weftd drops its cached state
+    // there), but nothing it writes is committed: the fence refuses it before the store.
+    {
         let deadline = own_turn_deadline(act);
         let ctx = Context::new(Arc::clone(act), None, deadline);
         let span = tracing::debug_span!("actor.deactivate", actor.type = %act.key.actor_type,
@@ -885,7 +945,7 @@ async fn deactivate<A: Actor>(
     }
     act.ty.table.remove_if(
         act.key.id.as_str(),
-        |_, slot| matches!(slot, Slot::Deactivating(w) if w.same_channel(&done_rx)),
+        |_, slot| matches!(slot, Slot::Deactivating(m) if Arc::ptr_eq(m, &act.mailbox)),
     );
     // `run` drops the `done` sender when it returns, right after this.
 }

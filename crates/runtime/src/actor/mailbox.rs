@@ -1,12 +1,13 @@
 //! Mailboxes: what travels to an activation, and the table slot that points to it.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::{CallChain, CallOrigin, Deadline};
 use crate::codec::Codec;
 use crate::error::Error;
+use crate::state::ETag;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -68,6 +69,12 @@ pub(crate) struct Mailbox {
     /// host's epoch) it has not changed. A counter instead of a clock read per call.
     scanned_uses: AtomicU64,
     unchanged_since_ms: AtomicU64,
+    /// The owner epoch this activation took (the ETag of the actor's epoch key), when fencing.
+    /// Here rather than in the activation, so that writes from outside a turn's `Context` (an
+    /// app's state API through weftd) carry it too.
+    pub(crate) epoch: Mutex<Option<ETag>>,
+    /// Set when a write found a newer owner epoch: this activation must go, writing nothing.
+    pub(crate) fenced: AtomicBool,
 }
 
 impl Mailbox {
@@ -84,6 +91,8 @@ impl Mailbox {
             uses: AtomicU64::new(0),
             scanned_uses: AtomicU64::new(0),
             unchanged_since_ms: AtomicU64::new(now_ms),
+            epoch: Mutex::new(None),
+            fenced: AtomicBool::new(false),
         }
     }
 
@@ -115,12 +124,20 @@ impl Mailbox {
 pub(crate) enum Slot {
     /// Running: send calls here.
     Active(Arc<Mailbox>),
-    /// Finishing its last turns; a new activation must wait until the sender side is dropped.
-    Deactivating(watch::Receiver<()>),
+    /// Finishing its last turns (which may still write state); a new activation must wait
+    /// until the activation dropped the sender of the mailbox's `done`.
+    Deactivating(Arc<Mailbox>),
 }
 
 impl Slot {
     pub(crate) fn is_mailbox(&self, mailbox: &Arc<Mailbox>) -> bool {
         matches!(self, Slot::Active(m) if Arc::ptr_eq(m, mailbox))
+    }
+
+    /// The activation's mailbox, running or deactivating.
+    pub(crate) fn mailbox(&self) -> &Arc<Mailbox> {
+        match self {
+            Slot::Active(m) | Slot::Deactivating(m) => m,
+        }
     }
 }

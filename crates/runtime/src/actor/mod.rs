@@ -19,6 +19,7 @@ mod deadline;
 mod handle;
 mod id;
 pub(crate) mod mailbox;
+mod outside;
 mod registration;
 mod timer;
 pub(crate) mod typed;

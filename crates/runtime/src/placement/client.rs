@@ -1,7 +1,14 @@
-//! The host's side of the placement stream: register, heartbeat, follow the dissemination
-//! rounds (lock → update, drain → unlock), reconnect with backoff. While placement is away the
-//! host keeps serving with its last tables.
+//! The host's side of the placement stream: register, heartbeat, renew the lease with every
+//! answer, follow the dissemination rounds (lock → update, drain → unlock), drain on a snapshot
+//! too, reconnect with backoff, say `Leave` on shutdown. While placement is away the host keeps
+//! serving with its last tables for as long as its lease holds (see [`super::lease`]).
+//!
+//! Orders and snapshots are carried out one at a time, in order, but beside the stream: a drain
+//! that waits for long turns does not stop heartbeats (and so the lease) of the whole host.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use weft_placement::proto::host_message::Body as HostBody;
 use weft_placement::proto::placement_client::PlacementClient;
 use weft_placement::proto::placement_message::Body as PlacementBody;
-use weft_placement::proto::{Ack, Heartbeat, HostMessage, Order, Phase, Register};
+use weft_placement::proto::{Ack, Heartbeat, HostMessage, Leave, Order, Phase, Register};
 
 use super::ClusterConfig;
 use crate::host::HostHandle;
@@ -29,13 +36,14 @@ pub(crate) async fn run(
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        let outcome = tokio::select! {
-            () = stop.cancelled() => return,
-            outcome = session(&host, &config, &advertise, &stop, &mut backoff) => outcome,
-        };
+        // The session watches `stop` itself, so that it can say `Leave` before it ends.
+        let outcome = session(&host, &config, &advertise, &stop, &mut backoff).await;
+        if stop.is_cancelled() {
+            return;
+        }
         if let Err(why) = outcome {
             tracing::warn!(placement = %config.placement, error = %why,
-                retry_in = ?backoff, "placement stream lost; serving with the last tables");
+                retry_in = ?backoff, "placement stream lost; serving with the last tables while the lease holds");
         }
         if let Some(cluster) = host.cluster() {
             cluster.tables.unlock_all();
@@ -66,13 +74,19 @@ async fn session(
         .keep_alive_timeout(Duration::from_secs(5));
     // With a workload identity the stream is mutual TLS: placement's certificate must chain to
     // the trust bundle and be of the trust domain, and it sees ours.
-    let channel = match host.identity() {
-        Some(identity) => {
-            endpoint
-                .connect_with_connector(TlsConnector::new(identity.client_config()))
-                .await
+    let connect = async {
+        match host.identity() {
+            Some(identity) => {
+                endpoint
+                    .connect_with_connector(TlsConnector::new(identity.client_config()))
+                    .await
+            }
+            None => endpoint.connect().await,
         }
-        None => endpoint.connect().await,
+    };
+    let channel = tokio::select! {
+        () = stop.cancelled() => return Ok(()),
+        channel = connect => channel,
     }
     .map_err(|e| format!("cannot connect: {}", crate::security::error_chain(&e)))?;
     // The rpc is named `Connect`, which shadows the generated `PlacementClient::connect(dst)`.
@@ -85,29 +99,83 @@ async fn session(
         address: advertise.to_owned(),
         actor_types: host.actor_types(),
     };
+    // Heartbeats in flight: (seq, when sent); a lease runs from its heartbeat's sending.
+    let mut sent: VecDeque<(u64, Instant)> = VecDeque::new();
+    let mut seq = 0;
+    sent.push_back((seq, Instant::now()));
     send(&tx, HostBody::Register(register)).await?;
-    let mut inbound = client
-        .connect(ReceiverStream::new(rx))
-        .await
-        .map_err(|e| format!("placement refused the stream: {e}"))?
-        .into_inner();
-    let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
+    let open = client.connect(ReceiverStream::new(rx));
+    let mut inbound = tokio::select! {
+        () = stop.cancelled() => return Ok(()),
+        opened = open => opened,
+    }
+    .map_err(|e| format!("placement refused the stream: {e}"))?
+    .into_inner();
+    let mut interval = config.heartbeat_interval;
+    let mut heartbeat = tokio::time::interval(interval);
+    // Orders and snapshots waiting for the one being carried out (`work`).
+    let mut queue: VecDeque<PlacementBody> = VecDeque::new();
+    let mut work: Option<Work<'_>> = None;
     loop {
+        if work.is_none() {
+            if let Some(next) = queue.pop_front() {
+                work = Some(carry_out(host, &cluster, config, next));
+            }
+        }
         tokio::select! {
-            () = stop.cancelled() => return Ok(()),
-            _ = heartbeat.tick() => send(&tx, HostBody::Heartbeat(Heartbeat {})).await?,
+            () = stop.cancelled() => {
+                leave(tx, inbound).await;
+                return Ok(());
+            }
+            _ = heartbeat.tick() => {
+                seq += 1;
+                sent.push_back((seq, Instant::now()));
+                // Answers come in order; more than a few outstanding means placement is gone.
+                while sent.len() > 64 {
+                    sent.pop_front();
+                }
+                send(&tx, HostBody::Heartbeat(Heartbeat { seq })).await?;
+            }
+            ack = async {
+                match work.as_mut() {
+                    Some(w) => w.await,
+                    None => std::future::pending().await,
+                }
+            }, if work.is_some() => {
+                work = None;
+                if let Some(ack) = ack {
+                    send(&tx, HostBody::Ack(ack)).await?;
+                }
+            }
             message = inbound.message() => {
                 let message = message.map_err(|e| format!("stream failed: {e}"))?
                     .ok_or_else(|| "placement closed the stream".to_owned())?;
                 match message.body {
-                    Some(PlacementBody::Snapshot(snapshot)) => {
-                        cluster.tables.snapshot(snapshot.tables);
-                        *backoff = Duration::from_millis(100);
-                        tracing::info!(placement = %config.placement, "joined placement");
+                    Some(PlacementBody::Lease(lease)) => {
+                        while sent.front().is_some_and(|(s, _)| *s < lease.heartbeat) {
+                            sent.pop_front();
+                        }
+                        let Some(&(_, at)) = sent.front().filter(|(s, _)| *s == lease.heartbeat) else {
+                            continue;
+                        };
+                        let duration = Duration::from_millis(lease.duration_ms);
+                        if cluster.lease.extend(at, duration) {
+                            tracing::info!(lease = ?duration, "placement lease held");
+                            cluster.tables.touch();
+                        }
+                        // Renew well within the lease, whatever the configured interval.
+                        let wanted = config.heartbeat_interval.min(duration / 3).max(Duration::from_millis(10));
+                        if wanted != interval {
+                            interval = wanted;
+                            heartbeat = tokio::time::interval(interval);
+                            heartbeat.reset();
+                        }
                     }
-                    Some(PlacementBody::Order(order)) => {
-                        let ack = follow(host, &cluster, order).await;
-                        send(&tx, HostBody::Ack(ack)).await?;
+                    Some(body @ (PlacementBody::Snapshot(_) | PlacementBody::Order(_))) => {
+                        if matches!(body, PlacementBody::Snapshot(_)) {
+                            *backoff = Duration::from_millis(100);
+                        }
+                        queue.push_back(body);
                     }
                     Some(PlacementBody::Members(members)) => {
                         cluster.members.replace(members.members);
@@ -120,6 +188,46 @@ async fn session(
             }
         }
     }
+}
+
+/// An order or snapshot being carried out; an order ends with its acknowledgement.
+type Work<'a> = Pin<Box<dyn Future<Output = Option<Ack>> + Send + 'a>>;
+
+fn carry_out<'a>(
+    host: &'a HostHandle,
+    cluster: &'a Arc<super::Cluster>,
+    config: &'a ClusterConfig,
+    body: PlacementBody,
+) -> Work<'a> {
+    match body {
+        PlacementBody::Order(order) => {
+            Box::pin(async move { Some(follow(host, cluster, order).await) })
+        }
+        PlacementBody::Snapshot(snapshot) => Box::pin(async move {
+            cluster.tables.snapshot(snapshot.tables);
+            tracing::info!(placement = %config.placement, "joined placement");
+            // A rejoin: whatever we still run that the tables now place elsewhere goes, before
+            // we take part in any round (its acks come after this).
+            host.drain_moved(&host.actor_types(), &cluster.host_id)
+                .await;
+            None
+        }),
+        _ => Box::pin(async { None }),
+    }
+}
+
+/// Says `Leave` (every activation is gone: placement may move our actors at once), ends our
+/// half of the stream, and waits briefly for placement to end its half.
+async fn leave(
+    tx: mpsc::Sender<HostMessage>,
+    mut inbound: tonic::Streaming<weft_placement::proto::PlacementMessage>,
+) {
+    let _ = send(&tx, HostBody::Leave(Leave {})).await;
+    drop(tx);
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Ok(Some(_)) = inbound.message().await {}
+    })
+    .await;
 }
 
 /// Carries out one phase of a round and returns its acknowledgement.

@@ -5,9 +5,11 @@
 //! host → the local call path. Another host → forward once over gRPC. The type is locked by a
 //! dissemination round → hold the call until unlocked. The owner said "moved", is shutting down,
 //! or provably never got the call (connection refused) → wait for the next table change and
-//! route again. Everything is bounded by the call's deadline.
+//! route again. This host owns the actor but holds no placement lease (see [`lease`]) → wait
+//! until placement answers again. Everything is bounded by the call's deadline.
 
 pub(crate) mod client;
+pub(crate) mod lease;
 mod registry;
 pub(crate) mod table;
 
@@ -120,7 +122,11 @@ pub(crate) struct Cluster {
     /// Every host of the cluster with its app id: the placement registry for service calls.
     pub(crate) members: Members,
     pub(crate) peers: std::sync::Arc<Peers>,
+    /// Until when this host may start turns of the actors placed on it.
+    pub(crate) lease: lease::Lease,
     pub(crate) stop_client: CancellationToken,
+    /// The placement client's task: shutdown waits for it to say `Leave`.
+    pub(crate) client_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Sends the call to the owner of `actor_type`/`id`; see the module docs.
@@ -139,7 +145,14 @@ pub(crate) async fn route(
         changes.borrow_and_update();
         let waiting_for = match cluster.tables.lookup(actor_type, id) {
             Lookup::Owner { host_id, .. } if host_id == cluster.host_id => {
-                return host.send_local(actor_type, id, request)?.await;
+                if cluster.lease.is_held() {
+                    return host.send_local(actor_type, id, request)?.await;
+                }
+                // Until placement answers again: our table may be stale, another host may own
+                // the actor already.
+                cluster
+                    .lease
+                    .refusal(&cluster.host_id, &format_args!("call to {actor_type}/{id}"))
             }
             Lookup::Owner { .. } if request.hop_count >= 1 => {
                 // Forward once: the caller re-routes with its own (then newer) table.

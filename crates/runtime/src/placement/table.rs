@@ -72,6 +72,11 @@ impl Tables {
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
+    /// Wakes every waiter as if the tables changed (the lease was regained).
+    pub(crate) fn touch(&self) {
+        self.bump();
+    }
+
     /// A receiver that sees every later change.
     pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
@@ -126,19 +131,28 @@ impl Tables {
             .is_some_and(|t| t.ring.hosts().iter().any(|h| h.host_id == host_id))
     }
 
-    /// Replaces every table (after (re)connecting). Locks are cleared: the snapshot is current.
+    /// Takes placement's committed tables after (re)connecting: a type's table is replaced
+    /// unless ours is newer (versions never go back), a type the snapshot lacks has no host any
+    /// more. Locks are cleared: the snapshot is current.
     pub(crate) fn snapshot(&self, tables: Vec<TypeTable>) {
         let mut state = self.write();
+        let mut old = std::mem::take(&mut state.types);
         state.types = tables
             .into_iter()
             .map(|t| {
-                let version = t.version;
+                let kept = old
+                    .remove(&t.actor_type)
+                    .filter(|mine| mine.version > t.version);
+                let entry = kept.unwrap_or_else(|| TypeState {
+                    version: t.version,
+                    ring: Ring::from_table(&t),
+                    locked_until: None,
+                });
                 (
-                    t.actor_type.clone(),
+                    t.actor_type,
                     TypeState {
-                        version,
-                        ring: Ring::from_table(&t),
                         locked_until: None,
+                        ..entry
                     },
                 )
             })

@@ -1,8 +1,11 @@
 //! Actors: calls, state, timers.
 //!
-//! State is written straight to the store, keyed as Dapr does (`app||type||id||key`). That is
-//! safe because the app only changes an actor's state from inside that actor's turn, and Weft
-//! runs one turn per actor at a time across the cluster.
+//! State is keyed as Dapr does (`app||type||id||key`). Writes go through the actor's activation
+//! on this host (`HostHandle::write_actor_state`): the app saves an actor's state from inside
+//! that actor's turn, which runs here, and the write carries the activation's owner epoch. A
+//! sidecar that is not (or no longer) the owner — its activation was moved, drained or fenced,
+//! or it lost its placement lease while paused — has the write refused before it reaches the
+//! store, and the turn fails with it. Reads go to the store.
 
 use std::time::Duration;
 
@@ -12,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use weft_runtime::state::{Condition, Operation, StateKey};
+use weft_runtime::state::StateKey;
 use weft_runtime::{CallOptions, Codec, Reminder, Timer};
 
 use super::{dapr_error, malformed, parse_json, runtime_error, Ready, Reply, Shared};
@@ -76,30 +79,19 @@ struct StateOpRequest {
 }
 
 impl StateOp {
-    /// The store operation on the actor's key, or a 400 for a key or operation the app may not use.
-    fn into_operation(
-        self,
-        app_id: &str,
-        actor_type: &str,
-        actor_id: &str,
-    ) -> Result<Operation, Response> {
+    /// The change to the actor's key (`None`: delete), or a 400 for a key or operation the app
+    /// may not use.
+    fn into_change(self) -> Result<(String, Option<Bytes>), Response> {
         check_key(&self.request.key)?;
-        let key = StateKey::actor(app_id, actor_type, actor_id, &self.request.key);
+        let key = self.request.key;
         match self.operation.as_str() {
             "upsert" => {
                 let value = self.request.value.unwrap_or(serde_json::Value::Null);
                 let bytes = serde_json::to_vec(&value)
                     .map_err(|_| malformed("state value does not encode"))?;
-                Ok(Operation::Set {
-                    key,
-                    value: bytes.into(),
-                    condition: Condition::Any,
-                })
+                Ok((key, Some(bytes.into())))
             }
-            "delete" => Ok(Operation::Delete {
-                key,
-                condition: Condition::Any,
-            }),
+            "delete" => Ok((key, None)),
             other => Err(malformed(format!(
                 "unknown state operation {other:?} (expected upsert or delete)"
             ))),
@@ -125,25 +117,16 @@ pub(super) async fn state_transaction(
     let (body, ready) = shared.prepare(body).await?;
     let ops: Vec<StateOp> = parse_json(&body, "the state transaction")?;
     // Every operation is checked before the store sees any, so a bad one writes nothing.
-    let operations = ops
+    let changes = ops
         .into_iter()
-        .map(|op| op.into_operation(&ready.config.app_id, &actor_type, &actor_id))
+        .map(StateOp::into_change)
         .collect::<Result<Vec<_>, _>>()?;
-    let store = ready
+    ready
         .host
-        .store()
+        .write_actor_state(&actor_type, &actor_id, changes)
+        .await
         .map_err(|e| runtime_error(&e, "ERR_ACTOR_STATE_TRANSACTION_SAVE"))?;
-    match store.transact(operations).await {
-        Ok(_) => Ok(StatusCode::NO_CONTENT.into_response()),
-        Err(e) => Err(dapr_error(
-            match e.kind() {
-                weft_runtime::state::StoreErrorKind::Invalid => StatusCode::BAD_REQUEST,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            },
-            "ERR_ACTOR_STATE_TRANSACTION_SAVE",
-            e.to_string(),
-        )),
-    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// A timer registration (Dapr's shape).

@@ -204,6 +204,8 @@ impl Weftd {
 pub async fn placement() -> (weft_placement::RunningPlacement, String) {
     let config = weft_placement::PlacementConfig {
         faulty_host_timeout: Duration::from_secs(2),
+        // The cluster's first placement: no earlier leases to wait out.
+        startup_grace: Some(Duration::ZERO),
         ..Default::default()
     };
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();

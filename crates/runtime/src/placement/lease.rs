@@ -1,0 +1,121 @@
+//! The host's ownership lease: how long it may still start and acknowledge turns of the actors
+//! its table places on it.
+//!
+//! Placement answers every heartbeat (and the `Register`) with a lease of `duration`, counted
+//! here from when the host *sent* that heartbeat, on this host's monotonic clock. Placement never
+//! hands this host's actors to another host before `faulty_host_timeout` after it granted the
+//! lease, which is longer than `duration` by a margin for clock rates and stalls (see
+//! `weft_placement::PlacementConfig::lease_duration`). So a host that was paused (SIGSTOP, a
+//! long GC-like stall, a VM freeze), partitioned from placement or starved finds its lease
+//! lapsed when it runs again, and starts nothing until placement answered it again — by then
+//! with a table that says who owns what now.
+//!
+//! The check reads the clock at the moment it is made: a timer that flips a flag could fire
+//! after a resumed host already started turns.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::error::{Error, ErrorKind};
+
+/// The lease; cheap to check from any thread.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    /// The origin of `until`.
+    base: Instant,
+    /// Nanoseconds after `base` until which the lease holds; 0: never held.
+    until: AtomicU64,
+    /// The duration placement last granted, in milliseconds (for messages).
+    granted_ms: AtomicU64,
+}
+
+impl Default for Lease {
+    fn default() -> Self {
+        Self {
+            base: Instant::now(),
+            until: AtomicU64::new(0),
+            granted_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Lease {
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether the lease holds now.
+    pub(crate) fn is_held(&self) -> bool {
+        self.nanos(Instant::now()) < self.until.load(Ordering::Acquire)
+    }
+
+    /// Extends the lease to `duration` after `sent_at` (never shortens it). Returns whether it
+    /// had lapsed before (so waiters can be woken).
+    pub(crate) fn extend(&self, sent_at: Instant, duration: Duration) -> bool {
+        let was_held = self.is_held();
+        let until = self.nanos(sent_at + duration);
+        self.until.fetch_max(until, Ordering::AcqRel);
+        let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        self.granted_ms.store(ms, Ordering::Relaxed);
+        !was_held && self.is_held()
+    }
+
+    /// The error for a turn that may not start: retry-safe (nothing ran), as for a moved actor.
+    pub(crate) fn refusal(&self, host_id: &str, what: &dyn std::fmt::Display) -> Error {
+        Error::new(
+            ErrorKind::Moved,
+            format!(
+                "{what} did not start: host {host_id} holds no placement lease (it has not heard \
+                 from placement within its {} ms lease), so it cannot confirm it still owns the \
+                 actor",
+                self.granted_ms.load(Ordering::Relaxed)
+            ),
+        )
+    }
+
+    /// The error for a turn that ran but may not be acknowledged: the lease lapsed meanwhile,
+    /// so another host may own the actor already. Not retry-safe: the turn ran, and its state
+    /// changes may be committed.
+    pub(crate) fn lapsed_during(&self, host_id: &str, what: &dyn std::fmt::Display) -> Error {
+        Error::new(
+            ErrorKind::Interrupted,
+            format!(
+                "{what} ran, but host {host_id} lost its placement lease meanwhile, so the turn \
+                 is not acknowledged (its state changes may or may not be committed)"
+            ),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lease_runs_from_when_the_heartbeat_was_sent() {
+        let lease = Lease::default();
+        assert!(!lease.is_held(), "no lease before placement answered");
+        let sent = Instant::now();
+        tokio::time::advance(Duration::from_millis(300)).await;
+        assert!(lease.extend(sent, Duration::from_secs(1)), "newly held");
+        assert!(lease.is_held());
+        tokio::time::advance(Duration::from_millis(699)).await;
+        assert!(lease.is_held());
+        tokio::time::advance(Duration::from_millis(2)).await;
+        assert!(!lease.is_held(), "1 s after sending, not after the answer");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_older_answer_never_shortens_the_lease() {
+        let lease = Lease::default();
+        let first = Instant::now();
+        tokio::time::advance(Duration::from_millis(500)).await;
+        let second = Instant::now();
+        assert!(lease.extend(second, Duration::from_secs(1)));
+        assert!(!lease.extend(first, Duration::from_secs(1)));
+        tokio::time::advance(Duration::from_millis(900)).await;
+        assert!(lease.is_held());
+    }
+}
