@@ -379,7 +379,6 @@ fn longest_gap(sorted: &[u64], load: (u64, u64)) -> (u64, u64, u64) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 14: fails until the lease and fenced weftd writes land"]
 async fn a_weftd_paused_past_the_faulty_host_timeout_loses_no_acknowledged_deposit_nor_overlaps_turns(
 ) {
     // Built (or found up to date) before anything starts: the clock of the scenario is tight.
@@ -397,6 +396,9 @@ async fn a_weftd_paused_past_the_faulty_host_timeout_loses_no_acknowledged_depos
         "3s",
         "--lock-timeout",
         "5s",
+        // The cluster's first placement: no earlier leases to wait out.
+        "--startup-grace",
+        "0s",
     ]);
     placement.ready(LIMIT).await;
     let address = placement.address();
