@@ -299,11 +299,23 @@ impl Engine {
     /// run out, unless it released it.
     fn departed(&mut self, member: &Host, how: Departure, now: Instant) {
         let namespace = member.namespace();
+        // A host lost before it drained may still run actors the round moves: the round must
+        // not hand them over; it restarts (without it) once its lease ran out.
+        let undrained = how == Departure::Lost
+            && self
+                .rounds
+                .get(namespace)
+                .is_some_and(|r| r.is_undrained(member.conn));
         if let Some(round) = self.rounds.get_mut(namespace) {
             round.forget(member.conn);
         }
         if how == Departure::Lost {
             self.hold(namespace, member.lease_granted, now);
+        }
+        if undrained {
+            if let Some(round) = self.rounds.remove(namespace) {
+                self.restart(round, now);
+            }
         }
         self.mark_dirty(namespace, now);
         self.changed = true;
@@ -495,10 +507,17 @@ impl Engine {
                 self.changed = true;
             }
         }
+        self.restart(round, now);
+    }
+
+    /// Abandons `round` (already out of `rounds`) and restarts it from LOCK, recomputed, with
+    /// fresh versions for every type it touched.
+    fn restart(&mut self, round: Round, now: Instant) {
         info!(parent: &round.span, "round abandoned; restarting");
+        let namespace = round.namespace.clone();
         self.send_deferred_snapshots(&namespace);
         // The restart recomputes everything, so it also covers the changes that were waiting;
-        // it starts at once, or when the evicted hosts' leases have run out.
+        // it starts at once, or when departed hosts' leases have run out.
         self.restart_types
             .entry(namespace.clone())
             .or_default()

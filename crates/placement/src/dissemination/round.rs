@@ -116,6 +116,17 @@ impl Round {
         }
     }
 
+    /// Whether `conn` takes part and has not yet acknowledged UPDATE, so it may still run
+    /// actors this round moves elsewhere (it drains them before that ack).
+    pub(crate) fn is_undrained(&self, conn: ConnId) -> bool {
+        self.participants.contains(&conn)
+            && match self.phase {
+                Phase::Unspecified | Phase::Lock => true,
+                Phase::Update => self.pending.contains(&conn),
+                Phase::Unlock => false,
+            }
+    }
+
     /// `conn` left: it takes no further part and is no longer waited for.
     pub(crate) fn forget(&mut self, conn: ConnId) {
         self.participants.remove(&conn);

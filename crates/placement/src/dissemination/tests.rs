@@ -210,7 +210,7 @@ fn a_host_registering_during_a_round_gets_its_snapshot_when_the_round_ends() {
 }
 
 #[test]
-fn a_participant_that_leaves_mid_round_is_not_waited_for() {
+fn a_participant_lost_before_it_drained_restarts_the_round_once_its_lease_ran_out() {
     let mut h = Harness::new();
     h.join(1, "a", &["Cart"]);
     h.join(2, "b", &["Cart"]);
@@ -220,8 +220,37 @@ fn a_participant_that_leaves_mid_round_is_not_waited_for() {
     let lock = h.order(1, Phase::Lock);
     h.order(2, Phase::Lock);
     h.ack(1, &lock);
+    // b's stream breaks before it drained: it may still run actors this round would move.
     h.send(Event::Closed { conn: 2 });
+    h.elapse(WINDOW);
+    assert!(
+        h.received(1).is_empty(),
+        "no UPDATE while b may hold a lease"
+    );
+    h.elapse(TIMEOUT);
+    let update = h.complete_round(&[1]);
+    assert!(update.round > lock.round, "a restarted round");
+    assert!(update.tables[0].version > lock.tables[0].version);
+    assert_eq!(update.tables[0].hosts.len(), 1, "without b");
+    assert_eq!(h.hosts_of("Cart"), ["a"]);
+}
+
+#[test]
+fn a_participant_that_leaves_after_it_drained_is_not_waited_for() {
+    let mut h = Harness::new();
+    h.join(1, "a", &["Cart"]);
+    h.join(2, "b", &["Cart"]);
+    h.received(1);
+    h.received(2);
+    h.elapse(WINDOW);
+    let lock = h.order(1, Phase::Lock);
+    h.order(2, Phase::Lock);
+    h.ack(1, &lock);
+    h.ack(2, &lock);
     let update = h.order(1, Phase::Update);
+    h.order(2, Phase::Update);
+    h.ack(2, &update);
+    h.send(Event::Closed { conn: 2 });
     assert_eq!(update.tables[0].hosts.len(), 2, "this round still has b");
     h.ack(1, &update);
     let unlock = h.order(1, Phase::Unlock);

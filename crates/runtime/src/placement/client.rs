@@ -114,7 +114,10 @@ async fn session(
     let mut interval = config.heartbeat_interval;
     let mut heartbeat = tokio::time::interval(interval);
     // Orders and snapshots waiting for the one being carried out (`work`).
-    let mut queue: VecDeque<PlacementBody> = VecDeque::new();
+    let mut queue: VecDeque<Task> = VecDeque::new();
+    // The latest answer that could not renew a lapsed lease: it revives it once a fresh table
+    // is in and drained (our tables may be stale: others may own our actors now).
+    let mut revive: Option<(Instant, Duration)> = None;
     let mut work: Option<Work<'_>> = None;
     loop {
         if work.is_none() {
@@ -143,8 +146,16 @@ async fn session(
                 }
             }, if work.is_some() => {
                 work = None;
-                if let Some(ack) = ack {
-                    send(&tx, HostBody::Ack(ack)).await?;
+                match ack {
+                    Done::Ack(ack) => send(&tx, HostBody::Ack(ack)).await?,
+                    Done::FreshTable => {
+                        if let Some((at, duration)) = revive.take() {
+                            if cluster.lease.revive(at, duration) {
+                                tracing::info!(lease = ?duration, "placement lease held (fresh table)");
+                                cluster.tables.touch();
+                            }
+                        }
+                    }
                 }
             }
             message = inbound.message() => {
@@ -159,9 +170,11 @@ async fn session(
                             continue;
                         };
                         let duration = Duration::from_millis(lease.duration_ms);
-                        if cluster.lease.extend(at, duration) {
-                            tracing::info!(lease = ?duration, "placement lease held");
-                            cluster.tables.touch();
+                        if !cluster.lease.renew(at, duration) {
+                            if revive.is_none() {
+                                tracing::info!("no placement lease: waiting for a fresh table before serving");
+                            }
+                            revive = Some((at, duration));
                         }
                         // Renew well within the lease, whatever the configured interval.
                         let wanted = config.heartbeat_interval.min(duration / 3).max(Duration::from_millis(10));
@@ -171,12 +184,11 @@ async fn session(
                             heartbeat.reset();
                         }
                     }
-                    Some(body @ (PlacementBody::Snapshot(_) | PlacementBody::Order(_))) => {
-                        if matches!(body, PlacementBody::Snapshot(_)) {
-                            *backoff = Duration::from_millis(100);
-                        }
-                        queue.push_back(body);
+                    Some(PlacementBody::Snapshot(snapshot)) => {
+                        *backoff = Duration::from_millis(100);
+                        queue.push_back(Task::Snapshot(snapshot));
                     }
+                    Some(PlacementBody::Order(order)) => queue.push_back(Task::Order(order)),
                     Some(PlacementBody::Members(members)) => {
                         cluster.members.replace(members.members);
                     }
@@ -190,29 +202,42 @@ async fn session(
     }
 }
 
-/// An order or snapshot being carried out; an order ends with its acknowledgement.
-type Work<'a> = Pin<Box<dyn Future<Output = Option<Ack>> + Send + 'a>>;
+/// An order or snapshot being carried out.
+type Work<'a> = Pin<Box<dyn Future<Output = Done> + Send + 'a>>;
+
+/// What placement asked for, carried out in order.
+enum Task {
+    Order(Order),
+    Snapshot(weft_placement::proto::Snapshot),
+}
+
+/// How a piece of work ended.
+enum Done {
+    /// An order, with its acknowledgement to send.
+    Ack(Ack),
+    /// A snapshot: fresh tables are in, and what they place elsewhere is drained.
+    FreshTable,
+}
 
 fn carry_out<'a>(
     host: &'a HostHandle,
     cluster: &'a Arc<super::Cluster>,
     config: &'a ClusterConfig,
-    body: PlacementBody,
+    task: Task,
 ) -> Work<'a> {
-    match body {
-        PlacementBody::Order(order) => {
-            Box::pin(async move { Some(follow(host, cluster, order).await) })
+    match task {
+        Task::Order(order) => {
+            Box::pin(async move { Done::Ack(follow(host, cluster, order).await) })
         }
-        PlacementBody::Snapshot(snapshot) => Box::pin(async move {
+        Task::Snapshot(snapshot) => Box::pin(async move {
             cluster.tables.snapshot(snapshot.tables);
             tracing::info!(placement = %config.placement, "joined placement");
             // A rejoin: whatever we still run that the tables now place elsewhere goes, before
             // we take part in any round (its acks come after this).
             host.drain_moved(&host.actor_types(), &cluster.host_id)
                 .await;
-            None
+            Done::FreshTable
         }),
-        _ => Box::pin(async { None }),
     }
 }
 

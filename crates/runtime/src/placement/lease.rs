@@ -10,6 +10,11 @@
 //! lapsed when it runs again, and starts nothing until placement answered it again — by then
 //! with a table that says who owns what now.
 //!
+//! A lapsed lease is not revived by the next answer alone: while it was lapsed, placement may
+//! have given this host's actors to others, so the host's tables may be stale. It is revived only
+//! once placement sent a fresh table (a `Snapshot`) and every activation that table places
+//! elsewhere has been drained (see `client.rs`).
+//!
 //! The check reads the clock at the moment it is made: a timer that flips a flag could fire
 //! after a resumed host already started turns.
 
@@ -51,15 +56,31 @@ impl Lease {
         self.nanos(Instant::now()) < self.until.load(Ordering::Acquire)
     }
 
-    /// Extends the lease to `duration` after `sent_at` (never shortens it). Returns whether it
-    /// had lapsed before (so waiters can be woken).
-    pub(crate) fn extend(&self, sent_at: Instant, duration: Duration) -> bool {
-        let was_held = self.is_held();
+    /// Extends a lease that still holds to `duration` after `sent_at` (never shortens it).
+    /// Returns `false`, changing nothing, when it has lapsed (or was never held): then only
+    /// [`revive`](Self::revive) may give it back.
+    pub(crate) fn renew(&self, sent_at: Instant, duration: Duration) -> bool {
         let until = self.nanos(sent_at + duration);
-        self.until.fetch_max(until, Ordering::AcqRel);
+        self.record(duration);
+        self.until
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
+                (self.nanos(Instant::now()) < current).then_some(current.max(until))
+            })
+            .is_ok()
+    }
+
+    /// Gives the lease back after it lapsed, once the host has a fresh table and drained what
+    /// it places elsewhere. Returns whether it holds now.
+    pub(crate) fn revive(&self, sent_at: Instant, duration: Duration) -> bool {
+        self.record(duration);
+        self.until
+            .fetch_max(self.nanos(sent_at + duration), Ordering::AcqRel);
+        self.is_held()
+    }
+
+    fn record(&self, duration: Duration) {
         let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
         self.granted_ms.store(ms, Ordering::Relaxed);
-        !was_held && self.is_held()
     }
 
     /// The error for a turn that may not start: retry-safe (nothing ran), as for a moved actor.
@@ -99,8 +120,15 @@ mod tests {
         assert!(!lease.is_held(), "no lease before placement answered");
         let sent = Instant::now();
         tokio::time::advance(Duration::from_millis(300)).await;
-        assert!(lease.extend(sent, Duration::from_secs(1)), "newly held");
-        assert!(lease.is_held());
+        assert!(
+            !lease.renew(sent, Duration::from_secs(1)),
+            "nothing to renew yet"
+        );
+        assert!(!lease.is_held());
+        assert!(
+            lease.revive(sent, Duration::from_secs(1)),
+            "held once revived"
+        );
         tokio::time::advance(Duration::from_millis(699)).await;
         assert!(lease.is_held());
         tokio::time::advance(Duration::from_millis(2)).await;
@@ -113,9 +141,22 @@ mod tests {
         let first = Instant::now();
         tokio::time::advance(Duration::from_millis(500)).await;
         let second = Instant::now();
-        assert!(lease.extend(second, Duration::from_secs(1)));
-        assert!(!lease.extend(first, Duration::from_secs(1)));
+        assert!(lease.revive(second, Duration::from_secs(1)));
+        assert!(lease.renew(first, Duration::from_secs(1)));
         tokio::time::advance(Duration::from_millis(900)).await;
         assert!(lease.is_held());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lapsed_lease_is_not_renewed_by_a_later_answer() {
+        let lease = Lease::default();
+        assert!(lease.revive(Instant::now(), Duration::from_secs(1)));
+        // Paused past the lease; then placement answers a heartbeat sent after the resume.
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!(!lease.renew(Instant::now(), Duration::from_secs(1)));
+        assert!(
+            !lease.is_held(),
+            "stale tables: a fresh table must come first"
+        );
     }
 }
