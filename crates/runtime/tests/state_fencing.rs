@@ -91,3 +91,64 @@ async fn a_stale_activation_cannot_commit_and_deactivates_itself() {
     old.shutdown().await.unwrap();
     new.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_activation_cannot_write_state_from_outside_its_turns_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn StateStore> = Arc::new(SledStore::open(dir.path()).unwrap());
+    let stats = Stats::new(1);
+    let (old, new) = (host(&store, &stats), host(&store, &stats));
+    let (h_old, h_new) = (old.handle(), new.handle());
+    let key = StateKey::actor("shop", "probe", "x", "app");
+    let write = |v: &'static str| vec![("app".to_owned(), Some(Bytes::from_static(v.as_bytes())))];
+
+    // No activation here: nothing to write through.
+    let err = h_old
+        .write_actor_state("probe", "x", write("early"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Moved, "{err}");
+    assert!(store.get(&key).await.unwrap().is_none());
+
+    // The owner's activation writes (as an app behind weftd does during the actor's turn).
+    h_old.call("probe", "x", "get", Bytes::new()).await.unwrap();
+    h_old
+        .write_actor_state("probe", "x", write("one"))
+        .await
+        .unwrap();
+    assert_eq!(&store.get(&key).await.unwrap().unwrap().value[..], b"one");
+
+    // A newer activation elsewhere takes the owner epoch: the stale one's write is refused
+    // before it reaches the store, and the stale activation goes.
+    h_new.call("probe", "x", "get", Bytes::new()).await.unwrap();
+    let err = h_old
+        .write_actor_state("probe", "x", write("stale"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(err.message().contains("fenced"), "{err}");
+    assert_eq!(&store.get(&key).await.unwrap().unwrap().value[..], b"one");
+    let gone = async {
+        while h_old.active_count("probe") != 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), gone)
+        .await
+        .expect("the fenced activation deactivated itself");
+
+    // The current owner writes; reserved keys are refused whoever asks.
+    h_new
+        .write_actor_state("probe", "x", write("two"))
+        .await
+        .unwrap();
+    assert_eq!(&store.get(&key).await.unwrap().unwrap().value[..], b"two");
+    let reserved = vec![("__weft_epoch".to_owned(), Some(Bytes::from_static(b"0")))];
+    let err = h_new
+        .write_actor_state("probe", "x", reserved)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    old.shutdown().await.unwrap();
+    new.shutdown().await.unwrap();
+}

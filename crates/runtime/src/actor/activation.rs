@@ -277,6 +277,11 @@ impl Activation {
 pub(crate) fn fence(mailbox: &Mailbox, key: &ActorKey) -> Error {
     if !mailbox.fenced.swap(true, Ordering::AcqRel) {
         tracing::warn!(actor = %key, "fenced: a newer activation took the owner epoch; deactivating");
+        // Also when no turn is running (a write from outside one): the activation goes now. A
+        // full mailbox has turns queued, after each of which the activation checks the flag.
+        let _ = mailbox
+            .tx
+            .try_send(Envelope::Deactivate(DeactivateReason::Fenced));
     }
     fenced_error(key)
 }
