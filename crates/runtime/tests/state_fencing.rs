@@ -22,6 +22,19 @@ fn host(store: &Arc<dyn StateStore>, stats: &Arc<Stats>) -> Host {
         .unwrap()
 }
 
+/// Waits (bounded) until the fenced activation of `probe/x` on `host` is gone: it deactivates
+/// itself right after the refused write.
+async fn deactivates_within_5s(host: &weft_runtime::HostHandle) {
+    let gone = async {
+        while host.active_count("probe") != 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), gone)
+        .await
+        .expect("the fenced activation deactivated itself");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_activation_cannot_commit_and_deactivates_itself() {
     let dir = tempfile::tempdir().unwrap();
@@ -71,14 +84,7 @@ async fn a_stale_activation_cannot_commit_and_deactivates_itself() {
 
     // The fenced activation is gone from the old host (bounded wait: it deactivates right
     // after the refused turn).
-    let gone = async {
-        while h_old.active_count("probe") != 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(5), gone)
-        .await
-        .expect("the fenced activation deactivated itself");
+    deactivates_within_5s(&h_old).await;
     assert_eq!(h_new.active_count("probe"), 1);
 
     // Its epoch counter moved twice: one per activation.
@@ -128,14 +134,7 @@ async fn a_stale_activation_cannot_write_state_from_outside_its_turns_context() 
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
     assert!(err.message().contains("fenced"), "{err}");
     assert_eq!(&store.get(&key).await.unwrap().unwrap().value[..], b"one");
-    let gone = async {
-        while h_old.active_count("probe") != 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(5), gone)
-        .await
-        .expect("the fenced activation deactivated itself");
+    deactivates_within_5s(&h_old).await;
 
     // The current owner writes; reserved keys are refused whoever asks.
     h_new

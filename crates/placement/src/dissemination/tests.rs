@@ -156,6 +156,15 @@ impl Harness {
         update.unwrap()
     }
 
+    /// Hosts `a` (conn 1) and `b` (conn 2) of `Cart` joined; their first round has started.
+    fn two_cart_hosts_in_a_round(&mut self) {
+        self.join(1, "a", &["Cart"]);
+        self.join(2, "b", &["Cart"]);
+        self.received(1);
+        self.received(2);
+        self.elapse(WINDOW);
+    }
+
     fn hosts_of(&self, actor_type: &str) -> Vec<String> {
         let state = self.state.borrow();
         state
@@ -212,11 +221,7 @@ fn a_host_registering_during_a_round_gets_its_snapshot_when_the_round_ends() {
 #[test]
 fn a_participant_lost_before_it_drained_restarts_the_round_once_its_lease_ran_out() {
     let mut h = Harness::new();
-    h.join(1, "a", &["Cart"]);
-    h.join(2, "b", &["Cart"]);
-    h.received(1);
-    h.received(2);
-    h.elapse(WINDOW);
+    h.two_cart_hosts_in_a_round();
     let lock = h.order(1, Phase::Lock);
     h.order(2, Phase::Lock);
     h.ack(1, &lock);
@@ -238,11 +243,7 @@ fn a_participant_lost_before_it_drained_restarts_the_round_once_its_lease_ran_ou
 #[test]
 fn a_participant_that_leaves_after_it_drained_is_not_waited_for() {
     let mut h = Harness::new();
-    h.join(1, "a", &["Cart"]);
-    h.join(2, "b", &["Cart"]);
-    h.received(1);
-    h.received(2);
-    h.elapse(WINDOW);
+    h.two_cart_hosts_in_a_round();
     let lock = h.order(1, Phase::Lock);
     h.order(2, Phase::Lock);
     h.ack(1, &lock);
@@ -385,11 +386,7 @@ fn every_register_and_heartbeat_is_answered_with_a_lease() {
 #[test]
 fn a_broken_stream_moves_actors_only_after_the_hosts_lease_ran_out() {
     let mut h = Harness::new();
-    h.join(1, "a", &["Cart"]);
-    h.join(2, "b", &["Cart"]);
-    h.received(1);
-    h.received(2);
-    h.elapse(WINDOW);
+    h.two_cart_hosts_in_a_round();
     h.complete_round(&[1, 2]);
     // b's last lease: granted one second before its stream breaks.
     h.send(Event::Heartbeat { conn: 2, seq: 1 });
@@ -412,11 +409,7 @@ fn a_broken_stream_moves_actors_only_after_the_hosts_lease_ran_out() {
 #[test]
 fn a_host_that_leaves_releases_its_actors_at_once() {
     let mut h = Harness::new();
-    h.join(1, "a", &["Cart"]);
-    h.join(2, "b", &["Cart"]);
-    h.received(1);
-    h.received(2);
-    h.elapse(WINDOW);
+    h.two_cart_hosts_in_a_round();
     h.complete_round(&[1, 2]);
     h.send(Event::Leave { conn: 2 });
     h.send(Event::Closed { conn: 2 });
