@@ -2,6 +2,8 @@
 //! as child processes, a placement server in this process.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod bank;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -115,6 +117,13 @@ impl Proc {
     /// The child's process id.
     pub fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Kills the process now (SIGKILL) and reaps it, keeping the `Proc` (dropping it later is
+    /// a no-op).
+    pub fn kill_now(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -352,7 +361,11 @@ pub struct PlacementProc {
 
 impl PlacementProc {
     pub fn start(extra: &[&str]) -> PlacementProc {
-        let (grpc_port, http_port) = (free_port(), free_port());
+        Self::start_on(free_port(), free_port(), extra)
+    }
+
+    /// A `weft-placement` process on these ports.
+    pub fn start_on(grpc_port: u16, http_port: u16, extra: &[&str]) -> PlacementProc {
         let mut command = Command::new(placement_binary());
         command
             .args(["--listen", &format!("127.0.0.1:{grpc_port}")])
@@ -397,6 +410,57 @@ impl PlacementProc {
             assert!(
                 start.elapsed() < limit,
                 "weft-placement not ready in {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Kills the process (SIGKILL: no goodbye to the hosts, as in a crash) and reaps it.
+    pub fn kill(&mut self) {
+        self.proc.kill_now();
+    }
+
+    /// Kills the process if it still runs, then starts `weft-placement` again with `extra` on
+    /// the same ports, so hosts retrying the address they were given reconnect; returns when
+    /// `/placement/state` answers. A killed process's listening sockets go with it, and the
+    /// connections it had that linger in TIME_WAIT do not stop a bind with SO_REUSEADDR (std and
+    /// tokio both set it); still, each attempt waits until both ports bind here, and a new
+    /// process that exits (it lost a race for a port) is started again, all within `limit`.
+    pub async fn restart(&mut self, extra: &[&str], limit: Duration) {
+        self.kill();
+        let start = Instant::now();
+        loop {
+            while [self.grpc_port, self.http_port]
+                .iter()
+                .any(|&port| TcpListener::bind(("127.0.0.1", port)).is_err())
+            {
+                assert!(
+                    start.elapsed() < limit,
+                    "placement's ports {} and {} not free within {limit:?}",
+                    self.grpc_port,
+                    self.http_port
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            *self = Self::start_on(self.grpc_port, self.http_port, extra);
+            loop {
+                if self.state().await.is_some() {
+                    return;
+                }
+                if !self.proc.is_running() {
+                    break;
+                }
+                assert!(
+                    start.elapsed() < limit,
+                    "restarted weft-placement not ready in {limit:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "weft-placement did not stay up on ports {} and {} within {limit:?}",
+                self.grpc_port,
+                self.http_port
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
