@@ -118,6 +118,10 @@ async fn session(
     // The latest answer that could not renew a lapsed lease: it revives it once a fresh table
     // is in and drained (our tables may be stale: others may own our actors now).
     let mut revive: Option<(Instant, Duration)> = None;
+    // This session's snapshot is in and drained. From then on an answer revives a lapsed lease
+    // at once: while this stream lives, placement has not given our actors away (it would have
+    // evicted us, closing the stream, first).
+    let mut fresh = false;
     let mut work: Option<Work<'_>> = None;
     loop {
         if work.is_none() {
@@ -149,11 +153,9 @@ async fn session(
                 match ack {
                     Done::Ack(ack) => send(&tx, HostBody::Ack(ack)).await?,
                     Done::FreshTable => {
+                        fresh = true;
                         if let Some((at, duration)) = revive.take() {
-                            if cluster.lease.revive(at, duration) {
-                                tracing::info!(lease = ?duration, "placement lease held (fresh table)");
-                                cluster.tables.touch();
-                            }
+                            revive_lease(&cluster, at, duration);
                         }
                     }
                 }
@@ -170,7 +172,10 @@ async fn session(
                             continue;
                         };
                         let duration = Duration::from_millis(lease.duration_ms);
-                        if !cluster.lease.renew(at, duration) {
+                        let renewed = cluster.lease.renew(at, duration);
+                        if !renewed && fresh {
+                            revive_lease(&cluster, at, duration);
+                        } else if !renewed {
                             if revive.is_none() {
                                 tracing::info!("no placement lease: waiting for a fresh table before serving");
                             }
@@ -199,6 +204,14 @@ async fn session(
                 }
             }
         }
+    }
+}
+
+/// Gives a lapsed lease back (see `fresh` in [`session`]) and wakes calls waiting for it.
+fn revive_lease(cluster: &super::Cluster, at: Instant, duration: Duration) {
+    if cluster.lease.revive(at, duration) {
+        tracing::info!(lease = ?duration, "placement lease held");
+        cluster.tables.touch();
     }
 }
 

@@ -10,10 +10,11 @@
 //! lapsed when it runs again, and starts nothing until placement answered it again — by then
 //! with a table that says who owns what now.
 //!
-//! A lapsed lease is not revived by the next answer alone: while it was lapsed, placement may
-//! have given this host's actors to others, so the host's tables may be stale. It is revived only
-//! once placement sent a fresh table (a `Snapshot`) and every activation that table places
-//! elsewhere has been drained (see `client.rs`).
+//! A lapsed lease is not revived by just any answer: while it was lapsed, placement may have
+//! given this host's actors to others (evicting it, which closes its stream), so the tables may
+//! be stale. On a new stream it is revived only once placement's `Snapshot` is in and every
+//! activation that table places elsewhere is drained; on the same stream after that, by the next
+//! answer (placement has not evicted us, so it gave nothing away). See `client.rs`.
 //!
 //! The check reads the clock at the moment it is made: a timer that flips a flag could fire
 //! after a resumed host already started turns.
