@@ -18,22 +18,74 @@ async fn joined(uri: &str, host_id: &str, types: &[&str]) -> FakeHost {
     host
 }
 
+/// `b` (serving `Cart`) registered with `address`, after `a` joined.
+fn b_at(address: String) -> weft_placement::proto::Register {
+    weft_placement::proto::Register {
+        address,
+        ..register("b", "", &["Cart"])
+    }
+}
+
 #[tokio::test]
-async fn a_host_whose_stream_closes_is_removed_at_once() {
-    let placement = start(PlacementConfig::default()).await;
+async fn a_dead_host_whose_stream_closes_is_removed_at_once() {
+    let config = PlacementConfig {
+        faulty_host_timeout: Duration::from_secs(3),
+        ..PlacementConfig::default()
+    };
+    let placement = start(config).await;
     let uri = placement.grpc_uri();
     let mut a = joined(&uri, "a", &["Cart"]).await;
-    let b = FakeHost::connect(&uri, register("b", "", &["Cart"])).await;
+    // Nothing listens at b's address any more: its process is gone.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let b = FakeHost::connect(&uri, b_at(address)).await;
     let update = a.round().await;
     assert_eq!(host_ids(table(&update.tables, "Cart")), ["a", "b"]);
 
+    let closed_at = Instant::now();
     drop(b);
     let update = a.round().await;
+    let waited = closed_at.elapsed();
     assert_eq!(host_ids(table(&update.tables, "Cart")), ["a"]);
+    assert!(
+        waited < Duration::from_secs(2),
+        "a refused probe needs no wait for the lease: {waited:?}"
+    );
     let state = placement.snapshot();
     let ids: Vec<&str> = state.host_list.iter().map(|h| h.id.as_str()).collect();
     assert_eq!(ids, ["a"]);
     assert_eq!(state.table("default", "Cart").unwrap().hosts, ["a"]);
+    placement.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_live_host_whose_stream_breaks_keeps_its_actors_until_its_lease_ran_out() {
+    let timeout_ = Duration::from_millis(1500);
+    let config = PlacementConfig {
+        faulty_host_timeout: timeout_,
+        ..PlacementConfig::default()
+    };
+    let placement = start(config).await;
+    let uri = placement.grpc_uri();
+    let mut a = joined(&uri, "a", &["Cart"]).await;
+    // b's process still listens (alive, but its stream to placement broke).
+    let alive = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = alive.local_addr().unwrap().to_string();
+    // b never heartbeats: its only lease is granted when it registers, after this instant.
+    let before_grant = Instant::now();
+    let b = FakeHost::connect(&uri, b_at(address)).await;
+    a.round().await;
+
+    drop(b);
+    let update = a.round().await;
+    let waited = before_grant.elapsed();
+    assert_eq!(host_ids(table(&update.tables, "Cart")), ["a"]);
+    assert!(
+        waited >= timeout_,
+        "b's actors moved {waited:?} after its last lease; its lease may still have held"
+    );
+    drop(alive);
     placement.shutdown().await.unwrap();
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tonic::Status;
 use tracing::{debug, info, info_span, warn};
@@ -38,7 +38,9 @@ pub(crate) struct Engine {
     members_changed: bool,
     /// Namespaces whose next round must wait: a host left without `Leave` and may hold a lease
     /// until then.
-    holds: BTreeMap<String, Instant>,
+    holds: BTreeMap<String, BTreeMap<ConnId, Instant>>,
+    /// Where probes of departed hosts report (`None`: no probes, as in unit tests).
+    probes: Option<mpsc::Sender<Event>>,
     /// Types an abandoned round touched, which its restart must issue anew.
     restart_types: BTreeMap<String, BTreeSet<String>>,
     /// No table is disseminated before this (the startup grace).
@@ -46,6 +48,9 @@ pub(crate) struct Engine {
     /// Still within the startup grace (cleared by the first `drive` after `ready_at`).
     warming: bool,
 }
+
+/// How long a probe of a departed host's address may take before it counts as "maybe alive".
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How a host left, which decides whether its actors must wait for its lease to run out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +66,7 @@ impl Engine {
         let grace = config.effective_startup_grace();
         Engine {
             holds: BTreeMap::new(),
+            probes: None,
             restart_types: BTreeMap::new(),
             ready_at: Instant::now() + grace,
             warming: !grace.is_zero(),
@@ -75,6 +81,12 @@ impl Engine {
             changed: false,
             members_changed: false,
         }
+    }
+
+    /// Probes the address of every host whose stream ends and reports refusals to `probes`.
+    pub(crate) fn with_probes(mut self, probes: mpsc::Sender<Event>) -> Self {
+        self.probes = Some(probes);
+        self
     }
 
     /// Applies one event, then does whatever became due.
@@ -105,6 +117,18 @@ impl Engine {
                 if let Some(member) = self.members.remove(conn) {
                     info!(host.id = %member.registration.host_id, conn, "host stream closed");
                     self.departed(&member, Departure::Lost, now);
+                    self.probe(&member);
+                }
+            }
+            Event::Refused { conn, namespace } => {
+                if let Some(holds) = self.holds.get_mut(&namespace) {
+                    if holds.remove(&conn).is_some() {
+                        info!(
+                            conn,
+                            namespace,
+                            "departed host refuses connections: not waiting for its lease"
+                        );
+                    }
                 }
             }
         }
@@ -148,7 +172,11 @@ impl Engine {
     /// When a round of `namespace` whose coalescing window closes at `window` may start: not
     /// during the startup grace, nor while a departed host may still hold a lease.
     fn round_due(&self, namespace: &str, window: Instant) -> Instant {
-        let held = self.holds.get(namespace).copied().unwrap_or(window);
+        let held = self
+            .holds
+            .get(namespace)
+            .and_then(|h| h.values().max().copied())
+            .unwrap_or(window);
         window.max(held).max(self.ready_at)
     }
 
@@ -310,7 +338,7 @@ impl Engine {
             round.forget(member.conn);
         }
         if how == Departure::Lost {
-            self.hold(namespace, member.lease_granted, now);
+            self.hold(namespace, member.conn, member.lease_granted, now);
         }
         if undrained {
             if let Some(round) = self.rounds.remove(namespace) {
@@ -323,13 +351,36 @@ impl Engine {
     }
 
     /// Holds `namespace`'s next round until a lease granted at `granted` has surely run out.
-    fn hold(&mut self, namespace: &str, granted: Instant, now: Instant) {
+    fn hold(&mut self, namespace: &str, conn: ConnId, granted: Instant, now: Instant) {
         let until = granted + self.config.faulty_host_timeout;
         if until > now {
-            let held = self.holds.entry(namespace.to_owned()).or_insert(until);
-            *held = (*held).max(until);
+            let holds = self.holds.entry(namespace.to_owned()).or_default();
+            holds.insert(conn, until);
             debug!(namespace, wait = ?until - now, "next round waits for a departed host's lease");
         }
+    }
+
+    /// Connects to a departed host's address: refused at once means nothing listens there any
+    /// more (the process died, and its listener with it; a paused or partitioned host still
+    /// accepts, or times out), so there is no lease to wait for. Placement's loop never waits
+    /// for it: the answer comes back as an event.
+    fn probe(&self, member: &Host) {
+        let Some(probes) = self.probes.clone() else {
+            return;
+        };
+        let conn = member.conn;
+        let namespace = member.namespace().to_owned();
+        let address = member.registration.address.clone();
+        tokio::spawn(async move {
+            let attempt = tokio::net::TcpStream::connect(address.as_str());
+            let refused = matches!(
+                tokio::time::timeout(PROBE_TIMEOUT, attempt).await,
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused
+            );
+            if refused {
+                let _ = probes.send(Event::Refused { conn, namespace }).await;
+            }
+        });
     }
 
     /// The startup grace is over: every host that registered meanwhile takes part in the first
@@ -494,7 +545,7 @@ impl Engine {
         for conn in round.pending() {
             if let Some(member) = self.members.remove(conn) {
                 // Evicted while perhaps alive and serving: its actors wait for its lease.
-                self.hold(&namespace, member.lease_granted, now);
+                self.hold(&namespace, member.conn, member.lease_granted, now);
                 self.members_changed = true;
                 let host_id = &member.registration.host_id;
                 let phase = round.phase;

@@ -21,6 +21,8 @@
 //!   `Leave` (silence, a broken stream, an eviction) may still hold one: its namespace's next
 //!   round waits until `faulty_host_timeout` after its last grant (see
 //!   [`PlacementConfig::lease_duration`] for the arithmetic).
+//!   A stream that ends is followed by a probe of the host's address: a refused connection
+//!   means its process is gone (its listener closed with it), so its actors move at once.
 //! - A freshly started placement disseminates nothing for `startup_grace`: leases granted by a
 //!   previous placement process run out, and the hosts re-register meanwhile (serving with
 //!   their last tables). Then one round places every registered host, and each gets its
@@ -70,6 +72,9 @@ pub(crate) enum Event {
     },
     /// The stream ended (closed by the host, broken, or rejected after registering).
     Closed { conn: ConnId },
+    /// The host of `conn`, whose stream ended, refuses connections at its address: its process
+    /// is gone (or stopped serving), so it holds no lease to wait for.
+    Refused { conn: ConnId, namespace: String },
 }
 
 /// Events queued before stream tasks wait for the loop.
@@ -84,8 +89,9 @@ pub(crate) fn spawn(
 ) -> (mpsc::Sender<Event>, watch::Receiver<PlacementState>) {
     let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
     let (state_tx, state_rx) = watch::channel(PlacementState::default());
+    let probes = events_tx.clone();
     tasks.spawn(async move {
-        run(config, events_rx, state_tx, shutdown).await;
+        run(config, events_rx, probes, state_tx, shutdown).await;
         Ok(())
     });
     (events_tx, state_rx)
@@ -94,6 +100,7 @@ pub(crate) fn spawn(
 async fn run(
     config: PlacementConfig,
     mut events: mpsc::Receiver<Event>,
+    probes: mpsc::Sender<Event>,
     state: watch::Sender<PlacementState>,
     shutdown: CancellationToken,
 ) {
@@ -101,7 +108,7 @@ async fn run(
     let period = (config.faulty_host_timeout / 4).max(Duration::from_millis(10));
     let mut silence_check = time::interval(period);
     silence_check.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut engine = Engine::new(config, state);
+    let mut engine = Engine::new(config, state).with_probes(probes);
     loop {
         let deadline = engine.next_deadline();
         let wake = async move {
