@@ -27,8 +27,8 @@ const MAX_PAUSES: usize = 4;
 const MIN_EVENTS: usize = 4;
 /// ...but not past this.
 const TIME_BUDGET: Duration = Duration::from_secs(40);
-/// At most this many churn events: with the host lease, a killed host's actors wait for its
-/// lease to run out (about 2 s), so every kill stalls its actors' callers.
+/// At most this many churn events: a paused host's actors wait for its lease to run out (and
+/// did for a killed host's before placement probed departed hosts), stalling their callers.
 const MAX_EVENTS: usize = 12;
 /// See the assertion.
 const MIN_ACKNOWLEDGED: f64 = 0.95;
