@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use super::record::{self, index_key, record_key, to_ms, Record};
+use super::record::{self, index_key, record_key, Record};
 use super::scheduler::owns;
 use super::{Reminder, ReminderInfo, ReminderStats};
 use crate::actor::{ActorType, Context};
@@ -55,8 +55,24 @@ impl HostHandle {
         check_target(actor_type, id)?;
         reminder.validate()?;
         let now = SystemTime::now();
-        let next_due_ms = to_ms(reminder.due.resolve(now));
-        let expires_ms = reminder.ttl.map(|t| to_ms(t.resolve(now)));
+        let too_far = |what: &str| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "reminder {:?}: its {what} is too far in the future (past the latest time \
+                     this host can represent); give a nearer one",
+                    reminder.name
+                ),
+            )
+        };
+        let next_due_ms = reminder
+            .due
+            .resolve_ms(now)
+            .ok_or_else(|| too_far("due time"))?;
+        let expires_ms = match reminder.ttl {
+            Some(ttl) => Some(ttl.resolve_ms(now).ok_or_else(|| too_far("TTL"))?),
+            None => None,
+        };
         if let Some(expires) = expires_ms {
             if expires <= next_due_ms {
                 return Err(Error::new(

@@ -15,11 +15,18 @@ pub enum Moment {
 }
 
 impl Moment {
-    /// The instant this moment stands for, for a reminder registered at `now`.
-    pub(crate) fn resolve(self, now: SystemTime) -> SystemTime {
-        match self {
-            Moment::After(d) => now.checked_add(d).unwrap_or(now),
+    /// The instant this moment stands for, for a reminder registered at `now`, in milliseconds
+    /// since the Unix epoch (an instant before it counts as the epoch: due at once). `None` when
+    /// it lies past what the system clock or a millisecond count can represent: such a moment
+    /// is refused, never taken as "now".
+    pub(crate) fn resolve_ms(self, now: SystemTime) -> Option<u64> {
+        let at = match self {
+            Moment::After(d) => now.checked_add(d)?,
             Moment::At(t) => t,
+        };
+        match at.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => u64::try_from(d.as_millis()).ok(),
+            Err(_) => Some(0),
         }
     }
 }

@@ -162,6 +162,34 @@ async fn invalid_registrations_are_rejected() {
     host.shutdown().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_time_or_ttl_past_the_representable_range_is_refused_not_fired_at_once() {
+    let log = Arc::new(Log::default());
+    let host = builder(Arc::new(MemoryStore::new()), &log).start().unwrap();
+    let h = host.handle();
+    let far = "P150000000000000D";
+    let cases = [
+        ("due time", Reminder::new("r").try_due_time(far).unwrap()),
+        (
+            "TTL",
+            Reminder::new("r")
+                .period(Duration::from_secs(1))
+                .try_ttl(far)
+                .unwrap(),
+        ),
+    ];
+    for (what, r) in cases {
+        let e = h.register_reminder("alarm", "a1", r).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        assert!(e.message().contains(what), "{e}");
+        assert!(e.message().contains("too far"), "{e}");
+    }
+    assert!(h.get_reminder("alarm", "a1", "r").await.unwrap().is_none());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(log.count("r"), 0, "nothing fired");
+    host.shutdown().await.unwrap();
+}
+
 /// Due time + period + repetitions: exactly `n` firings, never early, then the reminder is gone.
 async fn fires_repetitions_then_ends(store: Arc<dyn StateStore>) {
     let log = Arc::new(Log::default());
