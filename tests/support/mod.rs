@@ -333,20 +333,12 @@ impl Counter {
     /// Adds one like `incr`, reading and writing 1 ms apart, and records the turn (request
     /// `req`) in [`TURNS`]; returns the new count.
     pub async fn incr_req(&mut self, ctx: &weft::Context, req: u64) -> u64 {
-        let start = Instant::now();
-        let read = self.n;
-        tokio::time::sleep(Duration::from_millis(1)).await;
-        self.n = read + 1;
-        TURNS.record(Turn {
-            actor: ctx.key().to_string(),
-            host: ctx.host().host_id().unwrap_or("?").to_owned(),
+        let turn = RecordedTurn {
             req,
             activation: 0,
             activated: None,
-            start,
-            end: Instant::now(),
-        });
-        self.n
+        };
+        recorded_increment(ctx, &mut self.n, Duration::from_millis(1), turn).await
     }
 
     /// The count.
@@ -391,6 +383,37 @@ impl Turn {
     pub fn overlaps(&self, other: &Turn) -> bool {
         self.start < other.end && other.start < self.end
     }
+}
+
+/// Who runs a recorded turn (see [`Turn`]).
+pub struct RecordedTurn {
+    pub req: u64,
+    pub activation: u64,
+    pub activated: Option<Instant>,
+}
+
+/// Adds one to `value`, reading and writing it `pause` apart, and records the turn in
+/// [`TURNS`]; returns the new value.
+pub async fn recorded_increment(
+    ctx: &weft::Context,
+    value: &mut u64,
+    pause: Duration,
+    turn: RecordedTurn,
+) -> u64 {
+    let start = Instant::now();
+    let read = *value;
+    tokio::time::sleep(pause).await;
+    *value = read + 1;
+    TURNS.record(Turn {
+        actor: ctx.key().to_string(),
+        host: ctx.host().host_id().unwrap_or("?").to_owned(),
+        req: turn.req,
+        activation: turn.activation,
+        activated: turn.activated,
+        start,
+        end: Instant::now(),
+    });
+    *value
 }
 
 /// Every recorded turn of this test process.
@@ -489,20 +512,12 @@ impl Account {
 
     /// Adds one, reading and writing the balance 10 ms apart; returns the new balance.
     pub async fn deposit(&mut self, ctx: &weft::Context, req: u64) -> u64 {
-        let start = Instant::now();
-        let read = self.balance;
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        self.balance = read + 1;
-        TURNS.record(Turn {
-            actor: ctx.key().to_string(),
-            host: ctx.host().host_id().unwrap_or("?").to_owned(),
+        let turn = RecordedTurn {
             req,
             activation: self.activation,
             activated: self.activated,
-            start,
-            end: Instant::now(),
-        });
-        self.balance
+        };
+        recorded_increment(ctx, &mut self.balance, Duration::from_millis(10), turn).await
     }
 
     /// The balance.
