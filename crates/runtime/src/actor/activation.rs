@@ -613,7 +613,7 @@ pub(crate) async fn run<A: Actor>(factory: Factory<A>, start: ActivationStart) {
 }
 
 async fn activate<A: Actor>(actor: &A, act: &Arc<Activation>) -> Result<(), Error> {
-    if let Some(refusal) = lease_refusal(act, "on_activate") {
+    if let Some(refusal) = turn_refusal(act, "on_activate") {
         return Err(refusal);
     }
     if act.host.config().fencing {
@@ -655,7 +655,7 @@ async fn serve_call<A: Actor>(
     if reply.is_closed() {
         return; // The caller stopped waiting (its deadline, or cancellation): skip the turn.
     }
-    if let Some(refusal) = lease_refusal(act, &method) {
+    if let Some(refusal) = turn_refusal(act, &method) {
         let _ = reply.send(Err(refusal));
         return;
     }
@@ -701,7 +701,7 @@ async fn serve_call<A: Actor>(
 /// Why a turn may not start: the activation was fenced (a newer one elsewhere owns the actor),
 /// or this cluster host holds no placement lease (see `placement::lease`). Both are retry-safe:
 /// nothing ran. Reads the clock only on a cluster host.
-fn lease_refusal(act: &Activation, method: &str) -> Option<Error> {
+fn turn_refusal(act: &Activation, method: &str) -> Option<Error> {
     if act.mailbox.fenced.load(Ordering::Acquire) {
         let fenced = fenced_error(&act.key);
         return Some(Error::new(ErrorKind::Moved, fenced.message().to_owned()));
@@ -785,7 +785,7 @@ async fn nested_turn<A: Actor>(actor: &A, act: &Arc<Activation>, call: CallEnvel
     if reply.is_closed() {
         return;
     }
-    if let Some(refusal) = lease_refusal(act, &method) {
+    if let Some(refusal) = turn_refusal(act, &method) {
         let _ = reply.send(Err(refusal));
         return;
     }
@@ -824,7 +824,7 @@ async fn serve_timer<A: Actor>(
     let Some((callback, data)) = act.take_timer_fire(fire) else {
         return;
     };
-    if let Some(refusal) = lease_refusal(act, &callback) {
+    if let Some(refusal) = turn_refusal(act, &callback) {
         tracing::debug!(actor = %act.key, timer = %fire.name, error = %refusal, "timer firing skipped");
         return;
     }
