@@ -29,6 +29,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::actor::activation::{Activation, ActivationStart};
 use crate::actor::mailbox::{DeactivateReason, Mailbox};
+use crate::actor::names::{check_actor_id, check_target};
 use crate::actor::{
     ActorId, ActorKey, ActorRef, ActorRegistration, ActorType, CallChain, CallEnvelope, CallOrigin,
     Caller, Deadline, Envelope, Slot, TypeEntry, TypedActor,
@@ -1213,7 +1214,7 @@ impl HostHandle {
         match &self.inner.cluster {
             // Boxed: a remote call's future is large.
             Some(cluster) => Ok(Reply::Waiting(Box::pin(async move {
-                validate_id(id)?;
+                check_target(actor_type, id)?;
                 crate::placement::route(self, cluster, actor_type, id, request).await
             }))),
             None => self.send_local(actor_type, id, request),
@@ -1266,7 +1267,7 @@ impl HostHandle {
         let Some(ty) = inner.types.get(actor_type) else {
             return Err(unknown_type(actor_type, inner.types.keys()));
         };
-        validate_id(id)?;
+        check_actor_id(id)?;
         let reentrant = match &chain {
             None => false,
             Some(chain) => check_chain(ty, actor_type, id, chain)?,
@@ -1505,17 +1506,6 @@ fn check_chain(
         ));
     }
     Ok(true)
-}
-
-fn validate_id(id: &str) -> Result<(), Error> {
-    // Most ids have no `|` at all: one byte scan instead of a substring search.
-    if id.is_empty() || (id.as_bytes().contains(&b'|') && id.contains("||")) {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!("actor id {id:?} is invalid: must be non-empty and must not contain `||`"),
-        ));
-    }
-    Ok(())
 }
 
 fn unknown_type<'a>(actor_type: &str, known: impl Iterator<Item = &'a ActorType>) -> Error {

@@ -1,32 +1,59 @@
 //! The app's actor types as Weft actors: every turn is an HTTP call to the app.
 //!
-//! # Why timer registrations are queued
+//! # How timer registrations reach their actor
 //!
-//! Weft timers belong to an activation and are registered from inside a turn. A Dapr app
-//! registers them over HTTP, usually while one of the actor's turns is running (its method
-//! called the sidecar before answering). So the timers API queues the registration for the
-//! actor ([`TimerRequests`]); the running turn applies the queue when the app's answer comes
-//! back, still inside the turn. A registration made outside any turn is applied by a turn the
-//! API starts for it in the background (never awaited: awaiting it from inside a turn of the
-//! same actor would deadlock).
+//! Weft timers belong to an activation. A Dapr app registers them over HTTP, usually while one
+//! of the actor's turns is running (its method called the sidecar before answering), so the
+//! registration must not wait for the actor's turn. weftd therefore takes one of two paths:
+//!
+//! - The actor has an activation on this host: the change is queued for it
+//!   ([`TimerRequests`], at most [`MAX_PENDING_PER_ACTOR`] changes per actor and
+//!   [`MAX_PENDING_ACTORS`] actors), the running turn applies the queue when the app's answer
+//!   comes back, and a turn the API starts in the background applies it otherwise (never
+//!   awaited: awaiting it from inside a turn of the same actor would deadlock). If that turn
+//!   fails (the actor moved), the queue is dropped.
+//! - Otherwise (another host owns the actor, or it is not active): the change travels as an
+//!   actor call ([`TIMER_CHANGE`]) to the owner, routed like any call, and the owner's weftd
+//!   applies it in that turn. An actor type that no host serves is refused at once.
+//!
+//! Nothing is queued for an actor that has no activation here, so nothing waits without bound.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
-use weft_runtime::{Actor, CallOrigin, Context, Error, Timer};
+use weft_runtime::{Actor, CallOrigin, Context, Error, ErrorKind, Timer};
 
 use crate::app::AppChannel;
 
 /// The method name of the turn that only applies queued timer registrations.
 pub(crate) const APPLY_TIMERS: &str = "__weftd_apply_timers";
 
+/// The method name of a timer change sent to the actor's owner ([`TimerChange`], JSON).
+pub(crate) const TIMER_CHANGE: &str = "__weftd_timer_change";
+
+/// Queued timer changes one actor may have.
+pub(crate) const MAX_PENDING_PER_ACTOR: usize = 64;
+
+/// Actors that may have queued timer changes at once.
+pub(crate) const MAX_PENDING_ACTORS: usize = 10_000;
+
 /// A queued timer change.
 #[derive(Debug)]
 pub(crate) enum TimerOp {
     Register(Timer),
     Unregister(String),
+}
+
+/// A timer change as it travels to the actor's owner: the registration as the app sent it
+/// (Dapr's timer body), or `None` to unregister.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct TimerChange {
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) registration: Option<String>,
 }
 
 /// Timer changes waiting for a turn of their actor, by `(type, id)`.
@@ -36,11 +63,33 @@ pub(crate) struct TimerRequests {
 }
 
 impl TimerRequests {
-    pub(crate) fn push(&self, actor_type: &str, id: &str, op: TimerOp) {
+    /// Queues a change for the actor.
+    ///
+    /// # Errors
+    /// Why nothing was queued: the actor already has [`MAX_PENDING_PER_ACTOR`] changes queued,
+    /// or [`MAX_PENDING_ACTORS`] actors have some.
+    pub(crate) fn push(&self, actor_type: &str, id: &str, op: TimerOp) -> Result<(), String> {
+        let key = (actor_type.to_owned(), id.to_owned());
+        if !self.pending.contains_key(&key) && self.pending.len() >= MAX_PENDING_ACTORS {
+            return Err(format!(
+                "{MAX_PENDING_ACTORS} actors already have timer changes queued"
+            ));
+        }
+        let mut ops = self.pending.entry(key).or_default();
+        if ops.len() >= MAX_PENDING_PER_ACTOR {
+            return Err(format!(
+                "{actor_type}/{id} already has {MAX_PENDING_PER_ACTOR} timer changes queued"
+            ));
+        }
+        ops.push(op);
+        Ok(())
+    }
+
+    /// Drops the queued changes of an actor (its applying turn failed).
+    pub(crate) fn discard(&self, actor_type: &str, id: &str) -> usize {
         self.pending
-            .entry((actor_type.to_owned(), id.to_owned()))
-            .or_default()
-            .push(op);
+            .remove(&(actor_type.to_owned(), id.to_owned()))
+            .map_or(0, |(_, ops)| ops.len())
     }
 
     /// Applies the queued changes of the turn's actor.
@@ -50,19 +99,43 @@ impl TimerRequests {
             return;
         };
         for op in ops {
-            match op {
-                TimerOp::Register(timer) => {
-                    let name = timer.name().to_owned();
-                    if let Err(e) = ctx.register_timer(timer) {
-                        tracing::warn!(actor = %ctx.key(), timer = %name, error = %e, "timer rejected");
-                    }
-                }
-                TimerOp::Unregister(name) => {
-                    ctx.unregister_timer(&name);
-                }
-            }
+            apply_op(ctx, op);
         }
     }
+}
+
+fn apply_op(ctx: &Context, op: TimerOp) {
+    match op {
+        TimerOp::Register(timer) => {
+            let name = timer.name().to_owned();
+            if let Err(e) = ctx.register_timer(timer) {
+                tracing::warn!(actor = %ctx.key(), timer = %name, error = %e, "timer rejected");
+            }
+        }
+        TimerOp::Unregister(name) => {
+            ctx.unregister_timer(&name);
+        }
+    }
+}
+
+/// Applies a [`TimerChange`] that came to this owner as a call.
+fn apply_change(ctx: &Context, payload: &[u8]) -> Result<Bytes, Error> {
+    let change: TimerChange = serde_json::from_slice(payload).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("malformed timer change: {e}"),
+        )
+    })?;
+    match change.registration {
+        Some(body) => {
+            let timer = crate::api::timer_from_body(change.name, Bytes::from(body))?;
+            ctx.register_timer(timer)?;
+        }
+        None => {
+            ctx.unregister_timer(&change.name);
+        }
+    }
+    Ok(Bytes::new())
 }
 
 /// One actor of the app: its turns, timer and reminder firings and deactivation go to the app.
@@ -82,6 +155,7 @@ impl Actor for AppActor {
             .max(Duration::from_millis(1));
         let result = match call.origin() {
             CallOrigin::Call if call.method() == APPLY_TIMERS => Ok(Bytes::new()),
+            CallOrigin::Call if call.method() == TIMER_CHANGE => apply_change(ctx, call.payload()),
             CallOrigin::Call => {
                 let method = call.method().to_owned();
                 let segments = ["actors", &actor_type, &id, "method", &method];

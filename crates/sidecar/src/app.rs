@@ -13,10 +13,37 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::{Method, Url};
 use serde::Deserialize;
 use tokio::time::Instant;
 use weft_runtime::{Error, ErrorKind, ServiceRequest, ServiceResponse};
+
+/// What [`AppChannel::url`] percent-encodes: every byte but ASCII letters, digits and `-._~`
+/// (RFC 3986's unreserved characters).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Checks that `value` can be one segment of a URL path to the app: non-empty, and neither `.`
+/// nor `..`, which URL parsers resolve (so the app would see a different path).
+///
+/// # Errors
+/// [`ErrorKind::InvalidArgument`] naming `what`.
+pub(crate) fn check_path_segment(what: &str, value: &str) -> Result<(), Error> {
+    if value.is_empty() || value == "." || value == ".." {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{what} {value:?} is invalid: it must be non-empty and not `.` or `..` (the \
+                 app's URL would resolve it)"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// Headers that describe one HTTP hop, not the request: never passed through.
 const HOP_BY_HOP: [&str; 9] = [
@@ -148,21 +175,33 @@ impl AppChannel {
         });
     }
 
-    /// The URL of `segments` under the app's base, each segment percent-encoded.
-    fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.clear();
-            path.extend(segments);
+    /// The URL of `segments` under the app's base. Every byte of a segment other than ASCII
+    /// letters, digits and `-._~` is percent-encoded, so ids and method names reach the app
+    /// byte-for-byte (a TAB stays `%09`, a `/` stays `%2F`).
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] for a segment that is empty, `.` or `..`: URL parsers
+    /// (the app's included) resolve those, encoded or not, so the app would see another path.
+    fn url(&self, segments: &[&str]) -> Result<Url, Error> {
+        let mut path = String::new();
+        for segment in segments {
+            check_path_segment("path segment", segment)?;
+            path.push('/');
+            path.extend(utf8_percent_encode(segment, SEGMENT));
         }
-        url
+        self.base.join(&path).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("cannot build the app's URL for {path:?}: {e}"),
+            )
+        })
     }
 
     /// Asks the app for its configuration until it answers or `timeout` passes. An app without
     /// `/dapr/config` (404) hosts no actors.
     pub(crate) async fn config(&self, timeout: Duration) -> Result<AppConfig, Error> {
         let deadline = Instant::now() + timeout;
-        let url = self.url(&["dapr", "config"]);
+        let url = self.url(&["dapr", "config"])?;
         loop {
             let attempt = self
                 .client
@@ -259,7 +298,7 @@ impl AppChannel {
         body: Bytes,
         timeout: Duration,
     ) -> Result<Bytes, Error> {
-        let url = self.url(segments);
+        let url = self.url(segments)?;
         let what = segments.join("/");
         let response = self
             .client
@@ -284,7 +323,7 @@ impl AppChannel {
 
     /// `DELETE /actors/{type}/{id}`: the actor is deactivated.
     pub(crate) async fn deactivate(&self, actor_type: &str, id: &str) -> Result<(), Error> {
-        let url = self.url(&["actors", actor_type, id]);
+        let url = self.url(&["actors", actor_type, id])?;
         let response = self
             .client
             .delete(url)

@@ -25,8 +25,9 @@ use tokio::time::{Instant, Sleep};
 use tracing::instrument::Instrumented;
 use tracing::{Instrument, Span};
 
-use super::context::{invalid_key, lock, Context};
+use super::context::{lock, Context};
 use super::mailbox::{DeactivateReason, Mailbox, TimerFire};
+use super::names::check_state_key;
 use super::{
     Actor, ActorId, ActorKey, Call, CallEnvelope, CallOrigin, Deadline, Envelope, Slot, Timer,
     TurnDeadline, TypeEntry,
@@ -48,7 +49,10 @@ struct TimerEntry {
     generation: u64,
     callback: std::borrow::Cow<'static, str>,
     data: Bytes,
-    periodic: bool,
+    /// Firings left (`None`: until unregistered); the entry goes with its last one.
+    left: Option<u32>,
+    /// When the timer stops firing, by its TTL.
+    expires: Option<tokio::time::Instant>,
     abort: AbortHandle,
 }
 
@@ -102,25 +106,20 @@ impl Activation {
     }
 
     pub(crate) fn register_timer(&self, timer: Timer) -> Result<(), Error> {
-        if timer.name.is_empty() {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                "timer name must be non-empty",
-            ));
-        }
-        if timer.period.is_some_and(|p| p.is_zero()) {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("timer {:?}: period must be greater than zero", timer.name),
-            ));
-        }
+        timer.validate()?;
         let generation = self.timer_generation.fetch_add(1, Ordering::Relaxed) + 1;
         let tx = self.weak_tx.clone();
         let name = timer.name.clone();
-        let (due, period) = (timer.due, timer.period);
+        let (due, period, mut left) = (timer.due, timer.period, timer.repetitions);
+        // validate() checked that both instants are representable.
+        let now = tokio::time::Instant::now();
+        let expires = timer.ttl.and_then(|ttl| now.checked_add(ttl));
         let task = tokio::spawn(async move {
             tokio::time::sleep(due).await;
             loop {
+                if expires.is_some_and(|e| tokio::time::Instant::now() >= e) {
+                    return;
+                }
                 let Some(tx) = tx.upgrade() else { return };
                 let fire = TimerFire {
                     name: name.clone(),
@@ -130,9 +129,10 @@ impl Activation {
                     return;
                 }
                 drop(tx);
+                left = left.map(|n| n.saturating_sub(1));
                 match period {
-                    Some(p) => tokio::time::sleep(p).await,
-                    None => return,
+                    Some(p) if left != Some(0) => tokio::time::sleep(p).await,
+                    _ => return,
                 }
             }
         });
@@ -140,7 +140,12 @@ impl Activation {
             generation,
             callback: timer.callback,
             data: timer.data,
-            periodic: period.is_some(),
+            // Firings the entry still takes: the firing task sends no more than this.
+            left: match period {
+                Some(_) => timer.repetitions,
+                None => Some(1),
+            },
+            expires,
             abort: task.abort_handle(),
         };
         if let Some(old) = lock(&self.timers).insert(timer.name, entry) {
@@ -176,8 +181,17 @@ impl Activation {
         if entry.generation != fire.generation {
             return None;
         }
+        if entry
+            .expires
+            .is_some_and(|e| tokio::time::Instant::now() >= e)
+        {
+            timers.remove(&fire.name);
+            return None;
+        }
         let out = (entry.callback.clone(), entry.data.clone());
-        if !entry.periodic {
+        let entry = timers.get_mut(&fire.name)?;
+        entry.left = entry.left.map(|n| n.saturating_sub(1));
+        if entry.left == Some(0) {
             timers.remove(&fire.name);
         }
         Some(out)
@@ -193,11 +207,8 @@ impl Activation {
         }
         // Sorted, so a transaction's key order is deterministic.
         let pending: BTreeMap<String, Option<Bytes>> = pending.into_iter().collect();
-        if let Some(bad) = pending
-            .keys()
-            .find(|k| k.is_empty() || k.starts_with(RESERVED_KEY_PREFIX))
-        {
-            return Err(invalid_key(bad));
+        for key in pending.keys() {
+            check_state_key(key)?;
         }
         let _serial = self.commit_lock.lock().await;
         let store = self.host.store()?;
@@ -296,8 +307,6 @@ pub(crate) fn fenced_error(key: &ActorKey) -> Error {
     )
 }
 
-/// State keys starting with this are the runtime's own.
-pub(crate) const RESERVED_KEY_PREFIX: &str = "__weft";
 /// The state key holding an actor's owner epoch (a counter bumped by every fenced activation).
 pub(crate) const EPOCH_KEY: &str = "__weft_epoch";
 

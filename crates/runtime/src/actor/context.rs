@@ -11,11 +11,14 @@ use tokio::time::Instant;
 
 use super::activation::{Activation, Cached};
 use super::handle::{ActorRef, Caller};
+use super::names::check_state_key;
 use super::timer::Timer;
 use super::typed::TypedActor;
 use super::{ActorId, ActorKey, ActorType, CallChain, Deadline, TurnDeadline};
 use crate::codec::Codec;
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
+#[cfg(doc)]
+use crate::error::ErrorKind;
 use crate::host::HostHandle;
 use crate::state::StateKey;
 
@@ -206,8 +209,10 @@ impl ActorState<'_> {
     /// store on first use and cached for the activation's lifetime).
     ///
     /// # Errors
+    /// [`ErrorKind::InvalidArgument`] for a key that breaks [`names`](super::names)' rule;
     /// [`ErrorKind::Store`] when the store fails.
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>, Error> {
+        check_state_key(key)?;
         if let Some(v) = lock(&self.ctx.pending).get(key) {
             return Ok(v.clone());
         }
@@ -244,7 +249,8 @@ impl ActorState<'_> {
     /// Sets a key; committed when the turn succeeds.
     ///
     /// # Panics
-    /// Never; an empty key is rejected when the turn commits.
+    /// Never; a key that breaks [`names`](super::names)' rule (an empty one, say) fails the
+    /// turn when it commits.
     pub fn set(&self, key: impl Into<String>, value: Bytes) {
         self.ctx.stage(key.into(), Some(value));
     }
@@ -269,14 +275,4 @@ impl ActorState<'_> {
 /// section in this module leaves its data consistent before it can panic.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-pub(crate) fn invalid_key(key: &str) -> Error {
-    Error::new(
-        ErrorKind::InvalidArgument,
-        format!(
-            "state key {key:?} is invalid: keys must be non-empty and must not start with `__weft` \
-             (reserved for the runtime)"
-        ),
-    )
 }

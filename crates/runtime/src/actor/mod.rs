@@ -19,16 +19,17 @@ mod deadline;
 mod handle;
 mod id;
 pub(crate) mod mailbox;
+pub mod names;
 mod outside;
 mod registration;
-mod timer;
+pub(crate) mod timer;
 pub(crate) mod typed;
 
 pub use context::{ActorState, Context};
 pub use handle::{ActorRef, Caller};
 pub use id::{ActorId, ActorKey, ActorType};
 pub use registration::ActorRegistration;
-pub use timer::Timer;
+pub use timer::{Timer, MIN_PERIOD};
 pub use typed::{ActorCell, TypedActor, STATE_KEY};
 
 pub(crate) use chain::CallChain;

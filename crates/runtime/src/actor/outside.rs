@@ -8,14 +8,43 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::activation::{fence, fenced_error, EPOCH_KEY, RESERVED_KEY_PREFIX};
-use super::context::{invalid_key, lock};
+use super::activation::{fence, fenced_error, EPOCH_KEY};
+use super::context::lock;
+use super::names::{check_state_key, check_target};
 use super::{ActorId, ActorKey, ActorType};
 use crate::error::{Error, ErrorKind};
 use crate::host::HostHandle;
 use crate::state::{Condition, Operation, StateKey};
 
 impl HostHandle {
+    /// Whether actor `actor_type`/`id` has an activation on this host now (it may be running a
+    /// turn, or deactivating). A hint: the actor may deactivate or move right after.
+    pub fn is_active_here(&self, actor_type: &str, id: &str) -> bool {
+        self.type_entry(actor_type)
+            .is_some_and(|ty| ty.table.contains_key(id))
+    }
+
+    /// Reads the committed value of state key `key` of actor `actor_type`/`id` from the store
+    /// (`None`: no value). This is Dapr's state GET: it reads the store, not an activation, so
+    /// it sees what the actor's turns have committed.
+    ///
+    /// # Errors
+    ///
+    /// - [`ErrorKind::InvalidArgument`]: a type, id or key that breaks
+    ///   [`names`](super::names)' rule (a reserved key `__weft...` included).
+    /// - [`ErrorKind::Store`], [`ErrorKind::Unavailable`]: the store failed.
+    pub async fn read_actor_state(
+        &self,
+        actor_type: &str,
+        id: &str,
+        key: &str,
+    ) -> Result<Option<Bytes>, Error> {
+        check_target(actor_type, id)?;
+        check_state_key(key)?;
+        let stored = StateKey::actor(&self.config().app_id, actor_type, id, key);
+        Ok(self.store()?.get(&stored).await?.map(|v| v.value))
+    }
+
     /// Applies `changes` to the state of actor `actor_type`/`id` (`Some(value)` sets a key,
     /// `None` deletes it) as its activation on this host: one store transaction, conditional on
     /// the activation's owner epoch when the host fences (every cluster host does).
@@ -26,7 +55,9 @@ impl HostHandle {
     ///
     /// # Errors
     ///
-    /// - [`ErrorKind::InvalidArgument`]: an empty key, or a reserved one (`__weft...`).
+    /// - [`ErrorKind::InvalidArgument`]: a type, id or key that breaks
+    ///   [`names`](super::names)' rule (a reserved key `__weft...` included); nothing was
+    ///   written.
     /// - [`ErrorKind::NotFound`]: this host does not serve `actor_type`.
     /// - [`ErrorKind::Moved`]: the actor has no activation on this host (it lives elsewhere, or
     ///   was deactivated), or this cluster host holds no placement lease; nothing was written.
@@ -39,11 +70,9 @@ impl HostHandle {
         id: &str,
         changes: Vec<(String, Option<Bytes>)>,
     ) -> Result<(), Error> {
-        if let Some((bad, _)) = changes
-            .iter()
-            .find(|(k, _)| k.is_empty() || k.starts_with(RESERVED_KEY_PREFIX))
-        {
-            return Err(invalid_key(bad));
+        check_target(actor_type, id)?;
+        for (key, _) in &changes {
+            check_state_key(key)?;
         }
         let key = ActorKey::new(ActorType::from(actor_type), ActorId::from(id));
         if let Some(cluster) = self.lapsed_lease() {

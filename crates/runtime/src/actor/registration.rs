@@ -95,15 +95,7 @@ impl ActorRegistration {
     }
 
     pub(crate) fn into_entry(self, host: &HostConfig) -> Result<TypeEntry, Error> {
-        if self.actor_type.as_str().is_empty() || self.actor_type.as_str().contains("||") {
-            return Err(Error::new(
-                crate::ErrorKind::InvalidArgument,
-                format!(
-                    "actor type {:?} is invalid: must be non-empty and must not contain `||`",
-                    self.actor_type.as_str()
-                ),
-            ));
-        }
+        super::names::check_actor_type(self.actor_type.as_str())?;
         Ok(TypeEntry {
             config: self.config.resolve(host)?,
             name: self.actor_type,

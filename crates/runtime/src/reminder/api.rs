@@ -6,36 +6,11 @@ use std::time::SystemTime;
 use super::record::{self, index_key, record_key, Record};
 use super::scheduler::owns;
 use super::{Reminder, ReminderInfo, ReminderStats};
+use crate::actor::names::{check_reminder_name as check_name, check_target};
 use crate::actor::{ActorType, Context};
 use crate::error::{Error, ErrorKind};
 use crate::host::HostHandle;
 use crate::state::{Condition, Operation};
-
-fn check_target(actor_type: &str, id: &str) -> Result<(), Error> {
-    if actor_type.is_empty() || actor_type.contains("||") {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!("actor type {actor_type:?} is invalid: must be non-empty without `||`"),
-        ));
-    }
-    if id.is_empty() || id.contains("||") {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!("actor id {id:?} is invalid: must be non-empty and must not contain `||`"),
-        ));
-    }
-    Ok(())
-}
-
-fn check_name(name: &str) -> Result<(), Error> {
-    if name.is_empty() {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            "reminder name must be non-empty",
-        ));
-    }
-    Ok(())
-}
 
 impl HostHandle {
     /// Registers (or replaces) reminder `reminder.name()` of actor `actor_type`/`id`. It is

@@ -41,7 +41,7 @@
 
 mod api;
 mod fire;
-mod parse;
+pub(crate) mod parse;
 mod record;
 mod scheduler;
 
@@ -212,9 +212,7 @@ impl Reminder {
 
     pub(crate) fn validate(&self) -> Result<(), Error> {
         let invalid = |m: String| Err(Error::new(ErrorKind::InvalidArgument, m));
-        if self.name.is_empty() {
-            return invalid("reminder name must be non-empty".to_owned());
-        }
+        crate::actor::names::check_reminder_name(&self.name)?;
         if self.callback.is_empty() {
             return invalid(format!(
                 "reminder {:?}: callback must be non-empty",
@@ -226,6 +224,9 @@ impl Reminder {
                 "reminder {:?}: period must be greater than zero",
                 self.name
             ));
+        }
+        if let Some(p) = self.period {
+            crate::actor::timer::check_period(&format!("reminder {:?}", self.name), p)?;
         }
         match self.repetitions {
             Some(0) => invalid(format!(

@@ -35,7 +35,7 @@ fn invalid(what: &str, text: &str, why: &str) -> Error {
     Error::new(
         ErrorKind::InvalidArgument,
         format!(
-            "invalid reminder {what} {text:?}: {why} (expected an ISO 8601 duration like `PT1M30S`, \
+            "invalid {what} {text:?}: {why} (expected an ISO 8601 duration like `PT1M30S`, \
              a Go duration like `1m30s`{})",
             if what == "period" {
                 ", optionally with repetitions like `R5/PT10S`"
@@ -117,6 +117,12 @@ pub(crate) fn period(text: &str) -> Result<(Duration, Option<u32>), Error> {
     };
     if period.is_zero() {
         return Err(err("the period must be greater than zero"));
+    }
+    if period < crate::actor::MIN_PERIOD {
+        return Err(err(&format!(
+            "the period is shorter than the minimum of {:?}",
+            crate::actor::MIN_PERIOD
+        )));
     }
     Ok((period, repetitions))
 }

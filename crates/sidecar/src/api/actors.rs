@@ -7,7 +7,7 @@
 //! or it lost its placement lease while paused — has the write refused before it reaches the
 //! store, and the turn fails with it. Reads go to the store.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -15,21 +15,45 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use weft_runtime::state::StateKey;
+use weft_runtime::actor::names;
 use weft_runtime::{CallOptions, Codec, Reminder, Timer};
 
 use super::{dapr_error, malformed, parse_json, runtime_error, Ready, Reply, Shared};
-use crate::actors::{TimerOp, APPLY_TIMERS};
-use crate::app::go_duration;
+use crate::actors::{TimerChange, TimerOp, APPLY_TIMERS, TIMER_CHANGE};
+use crate::app::check_path_segment;
 
-/// State keys with this prefix belong to the runtime.
-const RESERVED_PREFIX: &str = "__weft";
+/// Actor methods with this prefix are weftd's own (timer changes); the API does not call them.
+const RESERVED_METHOD_PREFIX: &str = "__weft";
+
+/// Checks the parts of an actor path that reach the app as URL segments (type, id, and the
+/// method, timer or reminder name): the runtime's rule for names (`weft_runtime::actor::names`),
+/// and no `.`/`..` segment, which the app's URL would resolve. Answers 400 before any
+/// activation is made.
+fn check_app_path(actor_type: &str, actor_id: &str, last: (&str, &str)) -> Result<(), Response> {
+    let refuse = |e: weft_runtime::Error| malformed(e.message().to_owned());
+    names::check_actor_type(actor_type).map_err(refuse)?;
+    names::check_actor_id(actor_id).map_err(refuse)?;
+    for (what, value) in [
+        ("actor type", actor_type),
+        ("actor id", actor_id),
+        (last.0, last.1),
+    ] {
+        check_path_segment(what, value).map_err(refuse)?;
+    }
+    Ok(())
+}
 
 pub(super) async fn invoke(
     State(shared): State<Shared>,
     Path((actor_type, actor_id, method)): Path<(String, String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply {
+    check_app_path(&actor_type, &actor_id, ("method", &method))?;
+    if method.starts_with(RESERVED_METHOD_PREFIX) {
+        return Err(malformed(format!(
+            "method {method:?} is reserved: `{RESERVED_METHOD_PREFIX}...` methods belong to weftd"
+        )));
+    }
     let (body, ready) = shared.prepare(body).await?;
     let options = CallOptions::default()
         .codec(Codec::Json)
@@ -47,20 +71,14 @@ pub(super) async fn state_get(
     Path((actor_type, actor_id, key)): Path<(String, String, String)>,
 ) -> Reply {
     let ready = shared.ready().await?;
-    check_key(&key)?;
-    let key = StateKey::actor(&ready.config.app_id, &actor_type, &actor_id, &key);
-    let store = ready
+    match ready
         .host
-        .store()
-        .map_err(|e| runtime_error(&e, "ERR_ACTOR_STATE_GET"))?;
-    match store.get(&key).await {
-        Ok(Some(v)) => Ok((StatusCode::OK, v.value).into_response()),
+        .read_actor_state(&actor_type, &actor_id, &key)
+        .await
+    {
+        Ok(Some(v)) => Ok((StatusCode::OK, v).into_response()),
         Ok(None) => Ok(StatusCode::NO_CONTENT.into_response()),
-        Err(e) => Err(dapr_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ERR_ACTOR_STATE_GET",
-            e.to_string(),
-        )),
+        Err(e) => Err(runtime_error(&e, "ERR_ACTOR_STATE_GET")),
     }
 }
 
@@ -79,10 +97,9 @@ struct StateOpRequest {
 }
 
 impl StateOp {
-    /// The change to the actor's key (`None`: delete), or a 400 for a key or operation the app
-    /// may not use.
+    /// The change to the actor's key (`None`: delete), or a 400 for an unknown operation. Keys
+    /// are checked by `HostHandle::write_actor_state`, all of them before any is written.
     fn into_change(self) -> Result<(String, Option<Bytes>), Response> {
-        check_key(&self.request.key)?;
         let key = self.request.key;
         match self.operation.as_str() {
             "upsert" => {
@@ -97,16 +114,6 @@ impl StateOp {
             ))),
         }
     }
-}
-
-/// Refuses an empty key, and the runtime's own keys, which the app must not overwrite.
-fn check_key(key: &str) -> Result<(), Response> {
-    if key.is_empty() || key.starts_with(RESERVED_PREFIX) {
-        return Err(malformed(format!(
-            "invalid state key {key:?}: empty, or reserved (`{RESERVED_PREFIX}...`)"
-        )));
-    }
-    Ok(())
 }
 
 pub(super) async fn state_transaction(
@@ -139,18 +146,39 @@ struct TimerBody {
     due_time: String,
     #[serde(default)]
     period: String,
+    #[serde(default)]
+    ttl: String,
 }
 
-/// A timer's `field` as a duration; `None` when the app left it empty.
-fn duration(field: &str, value: &str) -> Result<Option<Duration>, Response> {
-    if value.is_empty() {
-        return Ok(None);
+/// The timer `name` that a registration body (Dapr's shape) describes. Due time, period and TTL
+/// take the reminders' formats, as in Dapr: Go durations (`1m30s`), ISO 8601 durations
+/// (`PT1M30S`, and `R5/PT10S` for five firings), RFC 3339 times for the due time and TTL. The
+/// firing sends the app `body` back (callback, data, due time, period), as Dapr does.
+///
+/// # Errors
+/// [`weft_runtime::ErrorKind::InvalidArgument`] for a body that is not such JSON, a time that
+/// does not parse, or a timer the runtime refuses (a period under
+/// [`weft_runtime::actor::MIN_PERIOD`], a due time past what the clock represents).
+pub(crate) fn timer_from_body(name: String, body: Bytes) -> Result<Timer, weft_runtime::Error> {
+    let parsed: TimerBody = serde_json::from_slice(&body).map_err(|e| {
+        weft_runtime::Error::new(
+            weft_runtime::ErrorKind::InvalidArgument,
+            format!("the timer is not valid JSON: {e}"),
+        )
+    })?;
+    // dueTime is read first: when both are wrong, the app hears about dueTime.
+    let mut timer = Timer::new(name, parsed.callback).data(body);
+    if !parsed.due_time.is_empty() {
+        timer = timer.try_due_time(&parsed.due_time)?;
     }
-    go_duration(value).map(Some).ok_or_else(|| {
-        malformed(format!(
-            "invalid {field} {value:?}: expected a duration like 5s, 1m30s or 0h0m5s0ms"
-        ))
-    })
+    if !parsed.period.is_empty() {
+        timer = timer.try_period(&parsed.period)?;
+    }
+    if !parsed.ttl.is_empty() {
+        timer = timer.try_ttl(&parsed.ttl)?;
+    }
+    timer.validate()?;
+    Ok(timer)
 }
 
 pub(super) async fn timer_register(
@@ -158,60 +186,100 @@ pub(super) async fn timer_register(
     Path((actor_type, actor_id, name)): Path<(String, String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply {
+    check_app_path(&actor_type, &actor_id, ("timer name", &name))?;
     let (body, ready) = shared.prepare(body).await?;
-    let parsed: TimerBody = parse_json(&body, "the timer")?;
-    // dueTime is checked first: when both are wrong, the app hears about dueTime.
-    let due = duration("dueTime", &parsed.due_time)?;
-    let period = duration("period", &parsed.period)?;
-    if period.is_some_and(|p| p.is_zero()) {
-        return Err(malformed("the timer's period must be greater than zero"));
-    }
-    // The firing sends the app this registration, as Dapr does (callback, data, due, period).
-    let mut timer = Timer::new(name, parsed.callback)
-        .due(due.unwrap_or_default())
-        .data(body);
-    if let Some(p) = period {
-        timer = timer.period(p);
-    }
-    Ok(change_timers(
+    let timer = timer_from_body(name.clone(), body.clone()).map_err(|e| malformed(e.message()))?;
+    let registration =
+        String::from_utf8(body.to_vec()).map_err(|_| malformed("the timer is not UTF-8 JSON"))?;
+    let change = TimerChange {
+        name,
+        registration: Some(registration),
+    };
+    change_timer(
         &ready,
         actor_type,
         actor_id,
         TimerOp::Register(timer),
-    ))
+        change,
+        "ERR_ACTOR_TIMER_CREATE",
+    )
+    .await
 }
 
 pub(super) async fn timer_unregister(
     State(shared): State<Shared>,
     Path((actor_type, actor_id, name)): Path<(String, String, String)>,
 ) -> Reply {
+    check_app_path(&actor_type, &actor_id, ("timer name", &name))?;
     let ready = shared.ready().await?;
-    Ok(change_timers(
+    let change = TimerChange {
+        name: name.clone(),
+        registration: None,
+    };
+    change_timer(
         &ready,
         actor_type,
         actor_id,
         TimerOp::Unregister(name),
-    ))
+        change,
+        "ERR_ACTOR_TIMER_DELETE",
+    )
+    .await
 }
 
-/// Queues a timer change for the actor and has it applied: the answer, 204, does not wait for
-/// the change to take effect (see [`poke`]).
-fn change_timers(ready: &Ready, actor_type: String, actor_id: String, op: TimerOp) -> Response {
-    ready.timers.push(&actor_type, &actor_id, op);
-    poke(&ready.host, actor_type, actor_id);
-    StatusCode::NO_CONTENT.into_response()
+/// Has a timer change applied to the actor (see `crate::actors` for the two paths): queued
+/// for an activation of this host, else sent to the owner and awaited. Answers 204 once the
+/// change is queued or applied.
+async fn change_timer(
+    ready: &Arc<Ready>,
+    actor_type: String,
+    actor_id: String,
+    op: TimerOp,
+    change: TimerChange,
+    code: &str,
+) -> Reply {
+    if ready.host.is_active_here(&actor_type, &actor_id) {
+        ready
+            .timers
+            .push(&actor_type, &actor_id, op)
+            .map_err(|why| dapr_error(StatusCode::TOO_MANY_REQUESTS, code, why))?;
+        poke(ready, actor_type, actor_id);
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let payload = serde_json::to_vec(&change)
+        .map_err(|e| dapr_error(StatusCode::INTERNAL_SERVER_ERROR, code, e.to_string()))?;
+    let options = CallOptions::default()
+        .codec(Codec::Json)
+        .timeout(ready.config.call_timeout);
+    ready
+        .host
+        .call_with(
+            &actor_type,
+            &actor_id,
+            TIMER_CHANGE,
+            payload.into(),
+            options,
+        )
+        .await
+        .map_err(|e| runtime_error(&e, code))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Starts (without waiting) a turn that applies the actor's queued timer changes; see
-/// `crate::actors` for why it is never awaited.
-fn poke(host: &weft_runtime::HostHandle, actor_type: String, actor_id: String) {
-    let host = host.clone();
+/// `crate::actors` for why it is never awaited. Whatever that turn did not apply (it failed, or
+/// ran on another host because the actor moved) is dropped, so nothing stays queued.
+fn poke(ready: &Arc<Ready>, actor_type: String, actor_id: String) {
+    let ready = Arc::clone(ready);
     tokio::spawn(async move {
-        if let Err(e) = host
+        let outcome = ready
+            .host
             .call(&actor_type, &actor_id, APPLY_TIMERS, Bytes::new())
-            .await
-        {
-            tracing::warn!(actor = %format!("{actor_type}/{actor_id}"), error = %e, "applying timer changes failed");
+            .await;
+        let dropped = ready.timers.discard(&actor_type, &actor_id);
+        if let Err(e) = outcome {
+            tracing::warn!(actor = %format!("{actor_type}/{actor_id}"), error = %e, dropped, "applying timer changes failed");
+        } else if dropped > 0 {
+            tracing::warn!(actor = %format!("{actor_type}/{actor_id}"), dropped, "timer changes dropped: the actor left this host");
         }
     });
 }
@@ -255,6 +323,7 @@ pub(super) async fn reminder_register(
     Path((actor_type, actor_id, name)): Path<(String, String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply {
+    check_app_path(&actor_type, &actor_id, ("reminder name", &name))?;
     let (body, ready) = shared.prepare(body).await?;
     let parsed: ReminderBody = parse_json(&body, "the reminder")?;
     // Dapr answers 500 for a registration it could not make, a bad duration included.

@@ -18,6 +18,8 @@
 
 mod actors;
 mod invoke;
+
+pub(crate) use actors::timer_from_body;
 mod meta;
 
 use std::sync::Arc;
