@@ -94,6 +94,7 @@ struct FabricSettings {
     resolver: Option<Arc<dyn NameResolver>>,
     resiliency: Option<Resiliency>,
     metrics_addr: Option<SocketAddr>,
+    http_limits: weft_http::Limits,
     ejection: Option<Duration>,
     security: Option<WorkloadIdentity>,
     access_control: Option<AccessControl>,
@@ -269,6 +270,13 @@ impl HostBuilder {
     /// Defaults to no metrics (and no cost for them on the call path).
     pub fn metrics(mut self, addr: SocketAddr) -> Self {
         self.fabric.metrics_addr = Some(addr);
+        self
+    }
+
+    /// The connection limits of this host's HTTP endpoints (metrics): header-read and idle
+    /// timeouts and a connection cap. Defaults to [`weft_http::Limits::default`].
+    pub fn http_limits(mut self, limits: weft_http::Limits) -> Self {
+        self.fabric.http_limits = limits;
         self
     }
 
@@ -488,7 +496,12 @@ impl HostBuilder {
             let stop = inner.stop_servers.clone();
             let listener = tokio::net::TcpListener::from_std(listener)
                 .map_err(|e| Error::new(ErrorKind::Unavailable, format!("listener: {e}")))?;
-            crate::telemetry::http::serve_metrics_on(listener, metrics, stop.cancelled_owned());
+            crate::telemetry::http::serve_metrics_on(
+                listener,
+                metrics,
+                settings.http_limits,
+                stop.cancelled_owned(),
+            );
             if let Some(inner) = Arc::get_mut(&mut inner) {
                 inner.metrics_addr = Some(local);
             }

@@ -19,6 +19,8 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use weft_runtime::{Error, ErrorKind, ServiceRequest, ServiceResponse};
 
+use crate::config::Secret;
+
 /// What [`AppChannel::url`] percent-encodes: every byte but ASCII letters, digits and `-._~`
 /// (RFC 3986's unreserved characters).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -44,6 +46,9 @@ pub(crate) fn check_path_segment(what: &str, value: &str) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// The header that carries Dapr's API tokens (DAPR_API_TOKEN, APP_API_TOKEN).
+pub(crate) const API_TOKEN_HEADER: &str = "dapr-api-token";
 
 /// Headers that describe one HTTP hop, not the request: never passed through.
 const HOP_BY_HOP: [&str; 9] = [
@@ -122,11 +127,26 @@ fn unavailable(what: &str, e: &reqwest::Error) -> Error {
 }
 
 impl AppChannel {
-    pub(crate) fn new(port: u16) -> Result<Self, Error> {
+    /// The channel to the app on 127.0.0.1:`port`; with `token`, every request carries it as
+    /// `dapr-api-token` (Dapr's APP_API_TOKEN).
+    pub(crate) fn new(port: u16, token: Option<&Secret>) -> Result<Self, Error> {
         let base = Url::parse(&format!("http://127.0.0.1:{port}/"))
             .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("app port: {e}")))?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = token {
+            let mut value =
+                reqwest::header::HeaderValue::from_str(token.expose()).map_err(|_| {
+                    Error::new(
+                        ErrorKind::InvalidArgument,
+                        "APP_API_TOKEN is not a valid HTTP header value",
+                    )
+                })?;
+            value.set_sensitive(true);
+            headers.insert(API_TOKEN_HEADER, value);
+        }
         let client = reqwest::Client::builder()
             .no_proxy()
+            .default_headers(headers)
             .build()
             .map_err(|e| Error::new(ErrorKind::Internal, format!("HTTP client: {e}")))?;
         Ok(Self {
@@ -259,7 +279,8 @@ impl AppChannel {
             .request(method, url)
             .timeout(request.deadline().saturating_duration_since(Instant::now()));
         for (name, value) in request.headers() {
-            if is_end_to_end(name) {
+            // The app's token comes from this sidecar only, never from a caller.
+            if is_end_to_end(name) && !name.eq_ignore_ascii_case(API_TOKEN_HEADER) {
                 builder = builder.header(name.as_str(), value.as_str());
             }
         }
@@ -388,7 +409,7 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let channel = AppChannel::new(port).unwrap();
+        let channel = AppChannel::new(port, None).unwrap();
         channel.probe_health("/healthz", Duration::from_millis(20), 2);
         let host = weft_runtime::Host::builder().start().unwrap();
         let handle = host.handle();

@@ -119,6 +119,61 @@ pub struct Config {
     /// The default timeout of calls made through the API.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub call_timeout: Duration,
+
+    /// When set, every API call must carry this value in a `dapr-api-token` header; others get
+    /// 401. `/v1.0/healthz` and `/v1.0/healthz/outbound` stay open (Dapr: DAPR_API_TOKEN).
+    #[arg(long, env = "DAPR_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<Secret>,
+
+    /// When set, weftd sends it to the app as a `dapr-api-token` header on every request, so
+    /// the app can check that a call comes from its sidecar (Dapr: APP_API_TOKEN).
+    #[arg(long, env = "APP_API_TOKEN", hide_env_values = true)]
+    pub app_api_token: Option<Secret>,
+
+    /// Connection limits of the HTTP API and the metrics endpoint.
+    #[command(flatten)]
+    pub http_limits: weft_http::LimitFlags,
+}
+
+/// A token: compared in constant time, never printed (`Debug` shows `Secret(..)`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a token.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    /// The token, to send.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `candidate` is this token, in time that depends only on their lengths.
+    pub(crate) fn matches(&self, candidate: &[u8]) -> bool {
+        let expected = self.0.as_bytes();
+        expected.len() == candidate.len()
+            && expected
+                .iter()
+                .zip(candidate)
+                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                == 0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
 }
 
 impl Config {
@@ -149,6 +204,13 @@ impl Config {
             app_health_check_path: "/healthz".to_owned(),
             app_health_probe_interval: Duration::from_secs(5),
             app_health_threshold: 3,
+            api_token: None,
+            app_api_token: None,
+            http_limits: weft_http::LimitFlags {
+                http_header_read_timeout: weft_http::DEFAULT_HEADER_READ_TIMEOUT,
+                http_idle_timeout: weft_http::DEFAULT_IDLE_TIMEOUT,
+                http_max_connections: weft_http::DEFAULT_MAX_CONNECTIONS,
+            },
         }
     }
 

@@ -25,7 +25,7 @@ use weft_runtime::{
     Reentrancy, SledStore,
 };
 
-pub use config::Config;
+pub use config::{Config, Secret};
 
 use actors::{AppActor, TimerRequests};
 use api::{Ready, Shared};
@@ -103,20 +103,27 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .map_err(|e| Error::new(ErrorKind::Unavailable, format!("API listener: {e}")))?;
     let (ready_tx, ready_rx) = watch::channel(None);
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
-    let router = api::router(Shared { ready: ready_rx }, config.max_request_bytes);
+    let router = api::router(
+        Shared { ready: ready_rx },
+        config.max_request_bytes,
+        config.api_token.clone(),
+    );
+    let limits = weft_http::Limits::from(&config.http_limits);
     tokio::spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
+        let served = weft_http::serve(listener, router, limits, async {
+            let _ = stopped.await;
+        })
+        .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "the Dapr API server stopped");
         }
     });
     tracing::info!(%http_addr, app_id = %config.app_id, "Dapr HTTP API listening");
 
-    let app = config.app_port.map(AppChannel::new).transpose()?;
+    let app = config
+        .app_port
+        .map(|port| AppChannel::new(port, config.app_api_token.as_ref()))
+        .transpose()?;
     if let (Some(app), true) = (&app, config.enable_app_health_check) {
         app.probe_health(
             &config.app_health_check_path,
@@ -134,6 +141,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .app_id(config.app_id.clone())
         .namespace(config.namespace.clone())
         .call_timeout(config.call_timeout)
+        .http_limits(limits)
         .shared_store(store);
     match config.placement_url() {
         Some(url) => {

@@ -18,12 +18,16 @@ use weft_sidecar::{Config, Running};
 struct StubApp {
     port: u16,
     seen: Arc<Mutex<Vec<String>>>,
+    /// The `dapr-api-token` header of each request, in order.
+    tokens: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 impl StubApp {
     async fn start() -> StubApp {
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let tokens = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&seen);
+        let token_log = Arc::clone(&tokens);
         let router = axum::Router::new()
             .route(
                 "/dapr/config",
@@ -31,6 +35,11 @@ impl StubApp {
             )
             .fallback(move |request: Request| {
                 let log = Arc::clone(&log);
+                let token = request
+                    .headers()
+                    .get("dapr-api-token")
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                token_log.lock().unwrap().push(token);
                 async move {
                     let raw = request
                         .uri()
@@ -45,7 +54,7 @@ impl StubApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move { axum::serve(listener, router).await });
-        StubApp { port, seen }
+        StubApp { port, seen, tokens }
     }
 
     fn seen(&self) -> Vec<String> {
@@ -68,8 +77,12 @@ impl StubApp {
 async fn weftd(app_id: &str, app_port: Option<u16>, placement: Option<&str>) -> Running {
     let mut config = Config::new(app_id);
     config.app_port = app_port;
-    config.dapr_http_port = 0;
     config.placement_host_address = placement.map(str::to_owned);
+    start(config).await
+}
+
+async fn start(mut config: Config) -> Running {
+    config.dapr_http_port = 0;
     tokio::time::timeout(Duration::from_secs(30), weft_sidecar::start(config))
         .await
         .expect("weftd starts in time")
@@ -399,4 +412,159 @@ async fn a_sidecar_without_an_app_refuses_timers_at_once() {
         assert!(body.contains("ERR_ACTOR_TIMER_CREATE"), "{body}");
     }
     weftd.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_tokens_guard_every_path_but_health_and_reach_the_app() {
+    let (placement, placement_addr) = support::placement().await;
+    let app = StubApp::start().await;
+    let mut config = Config::new("probe");
+    config.app_port = Some(app.port);
+    // In a cluster, so that the app can invoke itself by app id.
+    config.placement_host_address = Some(placement_addr);
+    config.api_token = Some(weft_sidecar::Secret::new("s3cret"));
+    config.app_api_token = Some(weft_sidecar::Secret::new("app-tok"));
+    let weftd = start(config).await;
+    let (http, addr) = (client(), weftd.http_addr());
+    let with = |r: reqwest::RequestBuilder| r.header("dapr-api-token", "s3cret");
+
+    for (request, what) in [
+        (http.get(url(addr, "/v1.0/metadata")), "no token"),
+        (
+            http.get(url(addr, "/v1.0/metadata"))
+                .header("dapr-api-token", "s3cre"),
+            "a wrong token",
+        ),
+        (
+            http.get(url(addr, "/v1.0/metadata?x=/v1.0/healthz")),
+            "healthz in the query",
+        ),
+        (
+            http.put(url(addr, "/v1.0/actors/Probe/a1/method/m")),
+            "an actor call",
+        ),
+        (
+            http.get(url(addr, "/v1.0/invoke/probe/method/hello")),
+            "an invocation",
+        ),
+        (
+            http.get(url(addr, "/anything"))
+                .header("dapr-app-id", "probe"),
+            "the header form of invocation",
+        ),
+    ] {
+        let (status, body) = send(request).await;
+        assert_eq!(status, 401, "{what}: {body}");
+        assert!(body.contains("ERR_UNAUTHORIZED"), "{what}: {body}");
+    }
+    let (status, _) = raw_put(addr, "/v1.0/healthz/../metadata").await;
+    assert_eq!(
+        status, 401,
+        "a path that only contains /healthz is not exempt"
+    );
+    assert!(
+        app.seen_under("/actors").is_empty(),
+        "nothing reached the app"
+    );
+
+    // Health stays open, as in Dapr.
+    let (status, _) = send(http.get(url(addr, "/v1.0/healthz"))).await;
+    assert!((200..300).contains(&status), "{status}");
+    let (status, _) = send(http.get(url(addr, "/v1.0/healthz/outbound"))).await;
+    assert!((200..300).contains(&status), "{status}");
+
+    // With the token: the call goes through, and the app gets its own token, not the API's.
+    let (status, body) = send(with(http.get(url(addr, "/v1.0/metadata")))).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = send(with(http.put(url(addr, "/v1.0/actors/Probe/a1/method/m")))).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = send(with(http.get(url(addr, "/v1.0/invoke/probe/method/hello")))).await;
+    assert_eq!(status, 200, "{body}");
+    let tokens = app.tokens.lock().unwrap().clone();
+    assert_eq!(tokens.len(), 2, "the actor call and the invocation: {tokens:?}");
+    assert!(
+        tokens.iter().all(|t| t.as_deref() == Some("app-tok")),
+        "every request to the app carries APP_API_TOKEN only: {tokens:?}"
+    );
+    weftd.shutdown().await.unwrap();
+    placement.shutdown().await.unwrap();
+}
+
+/// Raises this process's open-file limit to its hard limit (the test holds thousands of
+/// sockets).
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        limit.rlim_cur = limit.rlim_max;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_while_thousands_of_idle_and_partial_connections_are_open() {
+    use std::os::unix::process::CommandExt;
+    use tokio::io::AsyncWriteExt;
+    raise_fd_limit();
+    let port = support::free_port();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_weftd"));
+    command
+        .args(["--app-id", "slow", "--dapr-http-port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: only an async-signal-safe setrlimit between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            // The limit the issue was found with: 1024 open files for weftd.
+            let limit = libc::rlimit {
+                rlim_cur: 1024,
+                rlim_max: 1024,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let weftd = support::Proc::spawn("weftd", &mut command);
+    support::wait_for_port(port, Duration::from_secs(30)).await;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let healthz = |limit: Duration| async move {
+        let response =
+            tokio::time::timeout(limit, client().get(url(addr, "/v1.0/healthz")).send()).await;
+        matches!(response, Ok(Ok(r)) if r.status().is_success())
+    };
+    assert!(healthz(Duration::from_secs(10)).await);
+
+    // 1,100 silent sockets and 1,000 with half a request head: more than weftd has files.
+    let mut held = Vec::new();
+    for i in 0..2100 {
+        let Ok(Ok(mut socket)) =
+            tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
+                .await
+        else {
+            continue;
+        };
+        if i >= 1100 {
+            let _ = socket
+                .write_all(b"GET /v1.0/healthz HTTP/1.1\r\nHost: weftd\r\nX-Slow: ")
+                .await;
+        }
+        held.push(socket);
+    }
+    assert!(held.len() >= 2000, "opened only {} sockets", held.len());
+    for attempt in 0..5 {
+        assert!(
+            healthz(Duration::from_secs(5)).await,
+            "healthz attempt {attempt} with {} sockets held open",
+            held.len()
+        );
+    }
+    drop(held);
+    weftd.kill();
 }

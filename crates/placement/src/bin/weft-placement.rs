@@ -62,6 +62,8 @@ struct Args {
     /// The trust domain hosts' SPIFFE ids must belong to.
     #[arg(long, default_value = weft_placement::sentry::DEFAULT_TRUST_DOMAIN)]
     trust_domain: String,
+    #[command(flatten)]
+    http_limits: weft_http::LimitFlags,
 }
 
 #[tokio::main]
@@ -83,7 +85,8 @@ async fn main() -> ExitCode {
     let mut server = PlacementServer::builder()
         .config(config)
         .grpc_addr(args.listen)
-        .http_addr(args.http);
+        .http_addr(args.http)
+        .http_limits(weft_http::Limits::from(&args.http_limits));
     if let (Some(cert), Some(key), Some(bundle)) =
         (&args.tls_cert, &args.tls_key, &args.trust_bundle)
     {

@@ -53,6 +53,7 @@ pub struct PlacementServer {
     config: PlacementConfig,
     grpc_addr: SocketAddr,
     http_addr: Option<SocketAddr>,
+    http_limits: weft_http::Limits,
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
@@ -62,6 +63,7 @@ impl Default for PlacementServer {
             config: PlacementConfig::default(),
             grpc_addr: DEFAULT_GRPC_ADDR,
             http_addr: None,
+            http_limits: weft_http::Limits::default(),
             tls: None,
         }
     }
@@ -89,6 +91,13 @@ impl PlacementServer {
     /// Defaults to none: no HTTP listener.
     pub fn http_addr(mut self, addr: SocketAddr) -> Self {
         self.http_addr = Some(addr);
+        self
+    }
+
+    /// The connection limits of the HTTP listener: header-read and idle timeouts and a
+    /// connection cap. Defaults to [`weft_http::Limits::default`].
+    pub fn http_limits(mut self, limits: weft_http::Limits) -> Self {
+        self.http_limits = limits;
         self
     }
 
@@ -147,9 +156,9 @@ impl PlacementServer {
         if let Some(listener) = http_listener {
             let app = http::router(state.clone());
             let signal = shutdown.clone().cancelled_owned();
+            let limits = self.http_limits;
             tasks.spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(signal)
+                weft_http::serve(listener, app, limits, signal)
                     .await
                     .map_err(|e| Error::new(ErrorKind::Serve, "placement HTTP server failed", e))
             });

@@ -45,9 +45,8 @@ pub async fn serve_metrics(
         .route("/metrics", get(metrics_handler))
         .with_state(metrics);
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        if let Err(e) =
+            weft_http::serve(listener, app, weft_http::Limits::default(), shutdown).await
         {
             tracing::warn!(addr = %local, error = %e, "metrics server failed");
         }
@@ -59,6 +58,7 @@ pub async fn serve_metrics(
 pub(crate) fn serve_metrics_on(
     listener: tokio::net::TcpListener,
     metrics: Arc<Metrics>,
+    limits: weft_http::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let local = listener.local_addr().ok();
@@ -66,10 +66,7 @@ pub(crate) fn serve_metrics_on(
         .route("/metrics", get(metrics_handler))
         .with_state(metrics);
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
+        if let Err(e) = weft_http::serve(listener, app, limits, shutdown).await {
             tracing::warn!(addr = ?local, error = %e, "metrics server failed");
         }
     });

@@ -36,7 +36,9 @@ use tokio::sync::watch;
 use weft_runtime::{Error, ErrorKind, HostHandle};
 
 use crate::actors::TimerRequests;
+use crate::app::API_TOKEN_HEADER;
 use crate::config::Config;
+use crate::config::Secret;
 
 /// Everything the handlers need once the host runs.
 #[derive(Debug)]
@@ -144,9 +146,39 @@ pub(crate) fn runtime_error(e: &Error, code: &str) -> Response {
     dapr_error(status, code, e.to_string())
 }
 
-/// The router of the Dapr HTTP API.
-pub(crate) fn router(shared: Shared, max_request_bytes: usize) -> Router {
-    Router::new()
+/// The paths that need no API token, as in Dapr: exactly these, compared whole.
+const TOKEN_EXEMPT: [&str; 2] = ["/v1.0/healthz", "/v1.0/healthz/outbound"];
+
+/// Refuses a request without the API token (401, Dapr's error shape), except on the health
+/// paths. The path is compared whole: a query or a path that merely contains `/healthz` is
+/// not exempt.
+async fn require_token(
+    axum::extract::State(token): axum::extract::State<Arc<Secret>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let exempt = TOKEN_EXEMPT.contains(&request.uri().path());
+    let presented = request
+        .headers()
+        .get(API_TOKEN_HEADER)
+        .is_some_and(|v| token.matches(v.as_bytes()));
+    if exempt || presented {
+        return next.run(request).await;
+    }
+    dapr_error(
+        StatusCode::UNAUTHORIZED,
+        "ERR_UNAUTHORIZED",
+        "missing or invalid dapr-api-token header (this sidecar has DAPR_API_TOKEN set)",
+    )
+}
+
+/// The router of the Dapr HTTP API; with `api_token`, every path but the health ones needs it.
+pub(crate) fn router(
+    shared: Shared,
+    max_request_bytes: usize,
+    api_token: Option<Secret>,
+) -> Router {
+    let router = Router::new()
         .route(
             "/v1.0/invoke/{app_id}/method/{*method}",
             any(invoke::by_path),
@@ -181,5 +213,12 @@ pub(crate) fn router(shared: Shared, max_request_bytes: usize) -> Router {
         .route("/v1.0/metadata", get(meta::metadata))
         .fallback(invoke::by_header)
         .layer(axum::extract::DefaultBodyLimit::max(max_request_bytes))
-        .with_state(shared)
+        .with_state(shared);
+    match api_token {
+        Some(token) => router.layer(axum::middleware::from_fn_with_state(
+            Arc::new(token),
+            require_token,
+        )),
+        None => router,
+    }
 }
