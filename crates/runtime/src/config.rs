@@ -63,6 +63,23 @@ pub struct HostConfig {
     /// survived a move) cannot write. Costs one store write per activation. Default: off for a
     /// single host; a host joined to a placement service always fences.
     pub fencing: bool,
+    /// The largest request body a call carries, in bytes: service and actor calls, on every
+    /// hop (weftd's HTTP API takes the same limit from `--max-request-bytes`). The gRPC
+    /// messages between hosts may be larger by [`WIRE_ALLOWANCE`] for the method name, headers
+    /// and call chain. Default: 4 MiB (Dapr's).
+    pub max_request_bytes: usize,
+}
+
+/// [`HostConfig::max_request_bytes`]' default: 4 MiB, as Dapr's `max-body-size`.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
+/// What a host-to-host gRPC message may carry beyond the body: method, headers (weftd's HTTP
+/// server takes at most ~400 KiB of them), call chain, trace context.
+pub const WIRE_ALLOWANCE: usize = 512 * 1024;
+
+/// The gRPC message limit between hosts for bodies up to `max_request_bytes`.
+pub(crate) fn wire_limit(max_request_bytes: usize) -> usize {
+    max_request_bytes.saturating_add(WIRE_ALLOWANCE)
 }
 
 impl Default for HostConfig {
@@ -76,6 +93,7 @@ impl Default for HostConfig {
             reentrancy: Reentrancy::disabled(),
             shutdown_timeout: Duration::from_secs(30),
             fencing: false,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
         }
     }
 }

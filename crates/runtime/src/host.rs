@@ -35,6 +35,7 @@ use crate::actor::{
     Caller, Deadline, Envelope, Slot, TypeEntry, TypedActor,
 };
 use crate::codec::Codec;
+use crate::config::wire_limit;
 use crate::config::{HostConfig, Reentrancy};
 use crate::error::{Error, ErrorKind};
 use crate::invoke::client::Peers;
@@ -134,6 +135,13 @@ impl HostBuilder {
     /// Deadline of calls that set none. Default: 60 s.
     pub fn call_timeout(mut self, call_timeout: Duration) -> Self {
         self.config.call_timeout = call_timeout;
+        self
+    }
+
+    /// The largest request body of a call, on every hop between hosts (see
+    /// [`HostConfig::max_request_bytes`]). Default: 4 MiB.
+    pub fn max_request_bytes(mut self, max_request_bytes: usize) -> Self {
+        self.config.max_request_bytes = max_request_bytes;
         self
     }
 
@@ -412,7 +420,10 @@ impl HostBuilder {
                         ),
                     ));
                 }
-                Arc::new(Peers::with_tls(identity.client_config()))
+                Arc::new(
+                    Peers::with_tls(identity.client_config())
+                        .max_message(wire_limit(self.config.max_request_bytes)),
+                )
             }
             None => {
                 if listener.is_some() || self.cluster.is_some() || self.fabric.resolver.is_some() {
@@ -420,7 +431,7 @@ impl HostBuilder {
                         "SECURITY IS OFF: host-to-host calls are plain text, unauthenticated and \
                          unencrypted; use HostBuilder::security outside local development");
                 }
-                Arc::new(Peers::default())
+                Arc::new(Peers::default().max_message(wire_limit(self.config.max_request_bytes)))
             }
         };
         let cluster = match (&self.cluster, bound) {
@@ -517,9 +528,12 @@ impl HostBuilder {
         if let Some(listener) = listener {
             let listener = tokio::net::TcpListener::from_std(listener)
                 .map_err(|e| Error::new(ErrorKind::Unavailable, format!("listener: {e}")))?;
+            let max_message = wire_limit(handle.config().max_request_bytes);
             let service = InvokeServer::new(InvokeService {
                 host: handle.clone(),
-            });
+            })
+            .max_decoding_message_size(max_message)
+            .max_encoding_message_size(max_message);
             let stop = handle.inner.stop_servers.clone();
             let tls = handle
                 .inner

@@ -142,6 +142,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .namespace(config.namespace.clone())
         .call_timeout(config.call_timeout)
         .http_limits(limits)
+        .max_request_bytes(config.max_request_bytes)
         .shared_store(store);
     match config.placement_url() {
         Some(url) => {

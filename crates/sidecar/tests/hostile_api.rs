@@ -20,6 +20,8 @@ struct StubApp {
     seen: Arc<Mutex<Vec<String>>>,
     /// The `dapr-api-token` header of each request, in order.
     tokens: Arc<Mutex<Vec<Option<String>>>>,
+    /// The body length of each request, in order.
+    lengths: Arc<Mutex<Vec<usize>>>,
 }
 
 impl StubApp {
@@ -28,6 +30,8 @@ impl StubApp {
         let tokens = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&seen);
         let token_log = Arc::clone(&tokens);
+        let lengths = Arc::new(Mutex::new(Vec::new()));
+        let length_log = Arc::clone(&lengths);
         let router = axum::Router::new()
             .route(
                 "/dapr/config",
@@ -40,6 +44,7 @@ impl StubApp {
                     .get("dapr-api-token")
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
                 token_log.lock().unwrap().push(token);
+                let length_log = Arc::clone(&length_log);
                 async move {
                     let raw = request
                         .uri()
@@ -48,13 +53,22 @@ impl StubApp {
                     log.lock()
                         .unwrap()
                         .push(format!("{} {raw}", request.method()));
+                    let body = axum::body::to_bytes(request.into_body(), usize::MAX)
+                        .await
+                        .map_or(0, |b| b.len());
+                    length_log.lock().unwrap().push(body);
                     "\"ok\""
                 }
             });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move { axum::serve(listener, router).await });
-        StubApp { port, seen, tokens }
+        StubApp {
+            port,
+            seen,
+            tokens,
+            lengths,
+        }
     }
 
     fn seen(&self) -> Vec<String> {
@@ -481,7 +495,11 @@ async fn api_tokens_guard_every_path_but_health_and_reach_the_app() {
     let (status, body) = send(with(http.get(url(addr, "/v1.0/invoke/probe/method/hello")))).await;
     assert_eq!(status, 200, "{body}");
     let tokens = app.tokens.lock().unwrap().clone();
-    assert_eq!(tokens.len(), 2, "the actor call and the invocation: {tokens:?}");
+    assert_eq!(
+        tokens.len(),
+        2,
+        "the actor call and the invocation: {tokens:?}"
+    );
     assert!(
         tokens.iter().all(|t| t.as_deref() == Some("app-tok")),
         "every request to the app carries APP_API_TOKEN only: {tokens:?}"
@@ -567,4 +585,37 @@ async fn healthz_answers_while_thousands_of_idle_and_partial_connections_are_ope
     }
     drop(held);
     weftd.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_body_limit_governs_every_hop_of_calls_that_cross_hosts() {
+    let (placement, placement_addr) = support::placement().await;
+    let app = StubApp::start().await;
+    let owner = weftd("probe", Some(app.port), Some(&placement_addr)).await;
+    let caller = weftd("caller", None, Some(&placement_addr)).await;
+    let http = client();
+    // Dapr's default limit, 4 MiB: the API takes it, so every hop behind it must too.
+    let limit = 4 * 1024 * 1024;
+    for path in [
+        "/v1.0/invoke/probe/method/echo",
+        "/v1.0/actors/Probe/big/method/m",
+    ] {
+        let at_limit = vec![b'a'; limit];
+        let (status, body) = send(http.put(url(caller.http_addr(), path)).body(at_limit)).await;
+        assert_eq!(status, 200, "{path} with {limit} bytes: {body}");
+        assert_eq!(app.lengths.lock().unwrap().last(), Some(&limit), "{path}");
+
+        let over = vec![b'a'; limit + 1];
+        let (status, body) = send(http.put(url(caller.http_addr(), path)).body(over)).await;
+        assert_eq!(status, 413, "{path} with one byte over: {body}");
+        assert!(body.contains("ERR_REQUEST_TOO_LARGE"), "{body}");
+        assert_eq!(
+            app.lengths.lock().unwrap().last(),
+            Some(&limit),
+            "nothing more arrived"
+        );
+    }
+    caller.shutdown().await.unwrap();
+    owner.shutdown().await.unwrap();
+    placement.shutdown().await.unwrap();
 }

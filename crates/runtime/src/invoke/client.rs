@@ -33,19 +33,37 @@ pub(crate) enum RemoteError {
 
 /// The channels to other hosts, by address: plain HTTP/2, or mutual TLS when the host has a
 /// workload identity.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Peers {
     channels: DashMap<String, Channel, foldhash::fast::RandomState>,
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// The largest gRPC message sent or taken (see [`crate::config::wire_limit`]).
+    max_message: usize,
+}
+
+impl Default for Peers {
+    fn default() -> Self {
+        Peers {
+            channels: DashMap::default(),
+            tls: None,
+            max_message: crate::config::wire_limit(crate::config::DEFAULT_MAX_REQUEST_BYTES),
+        }
+    }
 }
 
 impl Peers {
     /// Channels over mutual TLS with `tls`.
     pub(crate) fn with_tls(tls: Arc<rustls::ClientConfig>) -> Self {
         Peers {
-            channels: DashMap::default(),
             tls: Some(tls),
+            ..Peers::default()
         }
+    }
+
+    /// Messages up to `max_message` bytes, each way.
+    pub(crate) fn max_message(mut self, max_message: usize) -> Self {
+        self.max_message = max_message;
+        self
     }
 
     /// The pooled channel to `address`; a bad address fails before anything is sent.
@@ -80,7 +98,9 @@ impl Peers {
         request: CallRequest,
         deadline: Instant,
     ) -> Result<Bytes, RemoteError> {
-        let mut client = InvokeClient::new(self.channel(address)?);
+        let mut client = InvokeClient::new(self.channel(address)?)
+            .max_decoding_message_size(self.max_message)
+            .max_encoding_message_size(self.max_message);
         let mut request = tonic::Request::new(request);
         request.set_timeout(deadline.saturating_duration_since(Instant::now()));
         match client.call(request).await {
@@ -118,7 +138,9 @@ impl Peers {
         };
         // The generated client's `service` without its per-call method extension, which costs
         // two allocations and serves only interceptors, of which there are none.
-        let mut grpc = tonic::client::Grpc::new(channel);
+        let mut grpc = tonic::client::Grpc::new(channel)
+            .max_decoding_message_size(self.max_message)
+            .max_encoding_message_size(self.max_message);
         if let Err(e) = grpc.ready().await {
             // The request never left: the channel could not take it.
             return Err(RemoteError::Transport {
