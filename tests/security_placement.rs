@@ -105,3 +105,121 @@ async fn scenario(pki: &Pki, tls: std::sync::Arc<rustls::ServerConfig>) {
     );
     placement.shutdown().await.expect("placement stops");
 }
+
+/// The first reply placement sends a registering stream, skipping the registry and leases.
+async fn first_reply(
+    replies: &mut tonic::Streaming<weft_placement::proto::PlacementMessage>,
+) -> Result<weft_placement::proto::placement_message::Body, tonic::Status> {
+    use weft_placement::proto::placement_message::Body;
+    loop {
+        let next = tokio::time::timeout(LIMIT, replies.message())
+            .await
+            .expect("placement answers in time")?;
+        match next.and_then(|m| m.body) {
+            Some(Body::Members(_) | Body::Lease(_)) => continue,
+            Some(body) => return Ok(body),
+            None => return Err(tonic::Status::cancelled("stream ended")),
+        }
+    }
+}
+
+fn register(host_id: &str, app_id: &str, types: &[&str]) -> weft_placement::proto::Register {
+    weft_placement::proto::Register {
+        host_id: host_id.to_owned(),
+        app_id: app_id.to_owned(),
+        namespace: "default".to_owned(),
+        address: "127.0.0.1:9".to_owned(),
+        actor_types: types.iter().map(|t| (*t).to_owned()).collect(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_mtls_a_host_registers_only_as_its_certificates_app_and_host_id() {
+    use weft_placement::proto::placement_message::Body;
+    let pki = Pki::start(TRUST_DOMAIN, Duration::from_secs(3600)).await;
+    let placement_identity = pki.identity_in("weft-system", "weft-placement").await;
+    let placement = PlacementServer::builder()
+        .config(weft_placement::PlacementConfig {
+            // The cluster's first placement: no earlier leases to wait out.
+            startup_grace: Some(Duration::ZERO),
+            ..Default::default()
+        })
+        .grpc_addr("127.0.0.1:0".parse().unwrap())
+        .tls(placement_identity.tls_server_config())
+        .start()
+        .await
+        .expect("placement starts");
+    let uri = format!("http://{}", placement.grpc_addr());
+    let backend = pki.identity("backend").await;
+    let rogue = pki.identity("rogue").await;
+
+    // The real backend registers under its own app.
+    let (_backend_tx, mut backend_replies) = weft_runtime::testing::placement_stream(
+        &uri,
+        &backend,
+        register("backend-1", "backend", &["Counter"]),
+    )
+    .await
+    .expect("backend connects");
+    assert!(matches!(
+        first_reply(&mut backend_replies).await,
+        Ok(Body::Snapshot(_))
+    ));
+
+    // A valid certificate of another app cannot claim the backend's app (and its actors)...
+    let (_tx, mut replies) = weft_runtime::testing::placement_stream(
+        &uri,
+        &rogue,
+        register("rogue-1", "backend", &["Counter"]),
+    )
+    .await
+    .expect("rogue connects");
+    match first_reply(&mut replies).await {
+        Ok(Body::Rejected(r)) => assert!(r.reason.contains("may register app"), "{}", r.reason),
+        other => panic!("a Register as another app must be rejected, got {other:?}"),
+    }
+    // ...nor take over the backend's host id under its own app.
+    let (_tx, mut replies) = weft_runtime::testing::placement_stream(
+        &uri,
+        &rogue,
+        register("backend-1", "rogue", &["Counter"]),
+    )
+    .await
+    .expect("rogue connects");
+    match first_reply(&mut replies).await {
+        Ok(Body::Rejected(r)) => assert!(r.reason.contains("another identity"), "{}", r.reason),
+        other => {
+            panic!("a Register under another identity's host id must be rejected, got {other:?}")
+        }
+    }
+
+    // The backend's stream was not replaced, and only it serves Counter.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let state = placement.snapshot();
+    let hosts: Vec<(String, String)> = state
+        .host_list
+        .iter()
+        .map(|h| (h.id.clone(), h.app_id.clone()))
+        .collect();
+    assert_eq!(hosts, [("backend-1".to_owned(), "backend".to_owned())]);
+    let still_open =
+        tokio::time::timeout(Duration::from_millis(300), backend_replies.message()).await;
+    assert!(
+        !matches!(still_open, Ok(Err(_)) | Ok(Ok(None))),
+        "the backend's stream stays open: {still_open:?}"
+    );
+
+    // The backend itself may reconnect under its host id (a restart).
+    let (_tx, mut replies) = weft_runtime::testing::placement_stream(
+        &uri,
+        &backend,
+        register("backend-1", "backend", &["Counter"]),
+    )
+    .await
+    .expect("backend reconnects");
+    assert!(matches!(
+        first_reply(&mut replies).await,
+        Ok(Body::Snapshot(_))
+    ));
+    placement.shutdown().await.expect("placement stops");
+}

@@ -40,6 +40,13 @@ pub struct PlacementConfig {
     /// default) means `faulty_host_timeout`. Zero is safe only for a cluster's very first start
     /// (tests use it to start quickly).
     pub startup_grace: Option<Duration>,
+    /// The most actor types one host may register. Default: 1024.
+    pub max_actor_types_per_host: usize,
+    /// The longest app id, namespace or actor type name a host may register, in bytes (host
+    /// ids: at most 256). Default: 1024.
+    pub max_name_bytes: usize,
+    /// The longest address a host may register, in bytes. Default: 512.
+    pub max_address_bytes: usize,
 }
 
 impl Default for PlacementConfig {
@@ -51,6 +58,9 @@ impl Default for PlacementConfig {
             coalesce_window: Duration::from_millis(50),
             lock_timeout: Duration::from_secs(10),
             startup_grace: None,
+            max_actor_types_per_host: 1024,
+            max_name_bytes: 1024,
+            max_address_bytes: 512,
         }
     }
 }

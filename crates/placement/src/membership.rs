@@ -7,6 +7,7 @@ use tokio::time::{Duration, Instant};
 
 use crate::link::HostLink;
 use crate::proto::{HostEntry, Register};
+use crate::sentry::SpiffeId;
 
 /// Identifies one stream (one connection of a host), unique for the server's life.
 pub(crate) type ConnId = u64;
@@ -17,6 +18,14 @@ pub(crate) const DEFAULT_NAMESPACE: &str = "default";
 /// Longest accepted host id, in bytes.
 const MAX_HOST_ID_BYTES: usize = 256;
 
+/// What a `Register` may carry: placement's bounds, and who sent it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RegisterRules<'a> {
+    pub(crate) config: &'a crate::PlacementConfig,
+    /// The SPIFFE id of the stream's verified client certificate (mTLS), if any.
+    pub(crate) identity: Option<&'a SpiffeId>,
+}
+
 /// A `Register` that passed validation, normalized.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Registration {
@@ -25,41 +34,113 @@ pub(crate) struct Registration {
     pub(crate) namespace: String,
     pub(crate) address: String,
     pub(crate) actor_types: BTreeSet<String>,
+    /// The SPIFFE id it registered with (mTLS); only the same identity may replace its host id.
+    pub(crate) identity: Option<String>,
+}
+
+/// `value` (a field of a `Register`) for an error message: at most 64 characters.
+fn shown(value: &str) -> String {
+    let mut short: String = value.chars().take(64).collect();
+    if short.len() < value.len() {
+        short.push_str("...");
+    }
+    format!("{short:?}")
 }
 
 impl Registration {
-    /// Validates `register` against the protocol's rules.
+    /// Validates `register` against the protocol's rules, placement's bounds and, with mTLS,
+    /// the sender's identity: a host registers only under the app id and namespace its
+    /// certificate names.
     ///
     /// # Errors
     ///
-    /// The reason to send back in `Rejected`.
-    pub(crate) fn try_from_register(register: Register) -> Result<Self, String> {
+    /// The reason to send back in `Rejected` (bounded in length: it quotes at most 64
+    /// characters of any field).
+    pub(crate) fn try_from_register(
+        register: Register,
+        rules: RegisterRules<'_>,
+    ) -> Result<Self, String> {
+        let config = rules.config;
         if register.host_id.is_empty() {
             return Err("register.host_id is empty".to_owned());
         }
-        if register.host_id.len() > MAX_HOST_ID_BYTES {
+        let max_host_id = MAX_HOST_ID_BYTES.min(config.max_name_bytes);
+        if register.host_id.len() > max_host_id {
             return Err(format!(
-                "register.host_id is {} bytes; at most {MAX_HOST_ID_BYTES} allowed",
+                "register.host_id is {} bytes; at most {max_host_id} allowed",
                 register.host_id.len()
             ));
         }
         if register.address.is_empty() {
             return Err("register.address is empty".to_owned());
         }
+        if register.address.len() > config.max_address_bytes {
+            return Err(format!(
+                "register.address is {} bytes; at most {} allowed (--max-address-bytes)",
+                register.address.len(),
+                config.max_address_bytes
+            ));
+        }
+        for (field, value) in [
+            ("app_id", &register.app_id),
+            ("namespace", &register.namespace),
+        ] {
+            if value.len() > config.max_name_bytes {
+                return Err(format!(
+                    "register.{field} is {} bytes; at most {} allowed (--max-name-bytes)",
+                    value.len(),
+                    config.max_name_bytes
+                ));
+            }
+        }
+        if register.actor_types.len() > config.max_actor_types_per_host {
+            return Err(format!(
+                "register.actor_types has {} types; at most {} per host allowed \
+                 (--max-actor-types-per-host)",
+                register.actor_types.len(),
+                config.max_actor_types_per_host
+            ));
+        }
         if register.actor_types.iter().any(String::is_empty) {
             return Err("register.actor_types contains an empty name".to_owned());
+        }
+        if let Some(long) = register
+            .actor_types
+            .iter()
+            .find(|t| t.len() > config.max_name_bytes)
+        {
+            return Err(format!(
+                "register.actor_types has a {}-byte name ({}); at most {} allowed \
+                 (--max-name-bytes)",
+                long.len(),
+                shown(long),
+                config.max_name_bytes
+            ));
         }
         let namespace = if register.namespace.is_empty() {
             DEFAULT_NAMESPACE.to_owned()
         } else {
             register.namespace
         };
+        if let Some(id) = rules.identity {
+            if id.app_id() != register.app_id || id.namespace() != namespace {
+                return Err(format!(
+                    "the client certificate is {id}: it may register app {} in namespace {} \
+                     only, not app {} in namespace {}",
+                    shown(id.app_id()),
+                    shown(id.namespace()),
+                    shown(&register.app_id),
+                    shown(&namespace)
+                ));
+            }
+        }
         Ok(Registration {
             host_id: register.host_id,
             app_id: register.app_id,
             namespace,
             address: register.address,
             actor_types: register.actor_types.into_iter().collect(),
+            identity: rules.identity.map(ToString::to_string),
         })
     }
 
@@ -134,6 +215,11 @@ impl Membership {
         replaced
     }
 
+    /// The member registered under `host_id`.
+    pub(crate) fn by_host_id(&self, host_id: &str) -> Option<&Member> {
+        self.by_host.get(host_id)
+    }
+
     /// Removes the host connected through `conn`; `None` if that stream is not (or no longer)
     /// a member.
     pub(crate) fn remove(&mut self, conn: ConnId) -> Option<Member> {
@@ -202,6 +288,15 @@ impl Membership {
 mod tests {
     use super::*;
 
+    fn rules() -> RegisterRules<'static> {
+        static CONFIG: std::sync::LazyLock<crate::PlacementConfig> =
+            std::sync::LazyLock::new(crate::PlacementConfig::default);
+        RegisterRules {
+            config: &CONFIG,
+            identity: None,
+        }
+    }
+
     fn register(host_id: &str, address: &str, types: &[&str]) -> Register {
         Register {
             host_id: host_id.into(),
@@ -214,7 +309,7 @@ mod tests {
 
     #[test]
     fn empty_namespace_means_default_and_types_are_deduplicated() {
-        let reg = Registration::try_from_register(register("h", "a:1", &["B", "A", "B"]));
+        let reg = Registration::try_from_register(register("h", "a:1", &["B", "A", "B"]), rules());
         let reg = reg.unwrap();
         assert_eq!(reg.namespace, DEFAULT_NAMESPACE);
         assert_eq!(reg.actor_types.into_iter().collect::<Vec<_>>(), ["A", "B"]);
@@ -229,7 +324,7 @@ mod tests {
             (register("h", "a:1", &["A", ""]), "empty name"),
         ];
         for (register, expected) in cases {
-            let err = Registration::try_from_register(register).unwrap_err();
+            let err = Registration::try_from_register(register, rules()).unwrap_err();
             assert!(err.contains(expected), "{err}");
         }
     }

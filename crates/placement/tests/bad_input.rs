@@ -206,3 +206,44 @@ async fn garbage_bytes_on_the_grpc_port_do_not_hurt_placement() {
     still_serving(&placement, "good").await;
     placement.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_register_past_the_bounds_is_rejected_with_the_bound_named() {
+    let placement = start(PlacementConfig::default()).await;
+    let many: Vec<String> = (0..20_000).map(|i| format!("Type{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let long_name = "T".repeat(1025);
+    let cases = [
+        (register("h-many", "", &many), "at most 1024 per host"),
+        (
+            register("h-long", "", &[long_name.as_str()]),
+            "--max-name-bytes",
+        ),
+        (
+            weft_placement::proto::Register {
+                address: format!("127.0.0.1:1{}", "0".repeat(600)),
+                ..register("h-addr", "", &["Cart"])
+            },
+            "--max-address-bytes",
+        ),
+        (
+            weft_placement::proto::Register {
+                app_id: "a".repeat(2000),
+                ..register("h-app", "", &["Cart"])
+            },
+            "register.app_id",
+        ),
+    ];
+    for (register, why) in cases {
+        let (mut inbound, _tx) = open(&placement, message(HostBody::Register(register))).await;
+        expect_rejected(&mut inbound, why).await;
+    }
+    // Nothing of theirs was kept: no table names their types.
+    let state = placement.snapshot();
+    assert!(
+        state.host_list.iter().all(|h| !h.id.starts_with("h-")),
+        "{:?}",
+        state.host_list
+    );
+    still_serving(&placement, "good").await;
+}

@@ -62,6 +62,15 @@ struct Args {
     /// The trust domain hosts' SPIFFE ids must belong to.
     #[arg(long, default_value = weft_placement::sentry::DEFAULT_TRUST_DOMAIN)]
     trust_domain: String,
+    /// The most actor types one host may register.
+    #[arg(long, default_value_t = 1024)]
+    max_actor_types_per_host: usize,
+    /// The longest app id, namespace or actor type name a host may register, in bytes.
+    #[arg(long, default_value_t = 1024)]
+    max_name_bytes: usize,
+    /// The longest address a host may register, in bytes.
+    #[arg(long, default_value_t = 512)]
+    max_address_bytes: usize,
     #[command(flatten)]
     http_limits: weft_http::LimitFlags,
 }
@@ -81,6 +90,9 @@ async fn main() -> ExitCode {
         coalesce_window: args.coalesce_window,
         lock_timeout: args.lock_timeout,
         startup_grace: args.startup_grace,
+        max_actor_types_per_host: args.max_actor_types_per_host,
+        max_name_bytes: args.max_name_bytes,
+        max_address_bytes: args.max_address_bytes,
     };
     let mut server = PlacementServer::builder()
         .config(config)

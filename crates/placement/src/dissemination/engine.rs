@@ -269,9 +269,24 @@ impl Engine {
     }
 
     fn register(&mut self, conn: ConnId, registration: Registration, link: HostLink, now: Instant) {
+        // With mTLS, only the identity that registered a host id may replace its stream: a
+        // valid certificate of another app must not take over (or cut off) a host.
+        if let Some(existing) = self.members.by_host_id(&registration.host_id) {
+            if existing.registration.identity != registration.identity {
+                warn!(target: "weft::audit", host_id = %registration.host_id,
+                    existing = ?existing.registration.identity, claimed = ?registration.identity,
+                    "Register under another identity's host id refused");
+                link.reject(&format!(
+                    "host id {:?} is registered by another identity; only that identity may \
+                     replace its stream",
+                    registration.host_id
+                ));
+                return;
+            }
+        }
         let namespace = registration.namespace.clone();
-        let types = &registration.actor_types;
-        info!(host.id = %registration.host_id, conn, namespace, ?types, "host registered");
+        let types = shown_types(&registration.actor_types);
+        info!(host.id = %registration.host_id, conn, namespace, types = %types, "host registered");
         if let Some(old) = self.members.insert(Host::new(conn, registration, link)) {
             let host_id = &old.registration.host_id;
             info!(host.id = %host_id, old.conn, conn, "host reconnected; closing older stream");
@@ -481,9 +496,11 @@ impl Engine {
         let span = info_span!(parent: None, spans::ROUND, round = id, namespace = %namespace);
         let versions: Vec<(&str, u64)> = tables
             .iter()
+            .take(LOGGED_TYPES)
             .map(|t| (t.actor_type.as_str(), t.version))
             .collect();
-        info!(parent: &span, hosts = participants.len(), ?versions, "round started");
+        info!(parent: &span, hosts = participants.len(), tables = tables.len(), ?versions,
+            "round started");
         let mut round = Round::new(id, namespace.clone(), tables, participants, span);
         self.send_phase(&mut round, now);
         self.rounds.insert(namespace, round);
@@ -589,5 +606,45 @@ fn send_failure_status(failure: SendFailure) -> Status {
     match failure {
         SendFailure::Full => Status::resource_exhausted("host does not read its placement stream"),
         SendFailure::Closed => Status::cancelled("placement stream closed"),
+    }
+}
+
+/// How many actor types a log line names at most.
+const LOGGED_TYPES: usize = 16;
+
+/// Up to [`LOGGED_TYPES`] actor type names, each cut to 64 characters, and how many there are
+/// in all: a log line stays short whatever a host registers.
+fn shown_types(types: &std::collections::BTreeSet<String>) -> String {
+    let mut out = format!("{} [", types.len());
+    for (i, t) in types.iter().take(LOGGED_TYPES).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.extend(t.chars().take(64));
+    }
+    if types.len() > LOGGED_TYPES {
+        out.push_str(", ...");
+    }
+    out.push(']');
+    out
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+
+    #[test]
+    fn a_log_line_names_few_types_however_many_a_host_registers() {
+        let many: std::collections::BTreeSet<String> = (0..20_000)
+            .map(|i| format!("{i:05}{}", "x".repeat(1000)))
+            .collect();
+        let shown = shown_types(&many);
+        assert!(shown.starts_with("20000 ["), "{shown}");
+        assert!(
+            shown.len() < LOGGED_TYPES * 70 + 32,
+            "{} bytes",
+            shown.len()
+        );
+        assert!(shown.ends_with(", ...]"));
     }
 }

@@ -72,7 +72,14 @@ impl Harness {
             address: format!("{host_id}:1"),
             actor_types: types.iter().map(|t| (*t).to_owned()).collect(),
         };
-        let registration = Registration::try_from_register(register).unwrap();
+        let registration = Registration::try_from_register(
+            register,
+            crate::membership::RegisterRules {
+                config: &crate::PlacementConfig::default(),
+                identity: None,
+            },
+        )
+        .unwrap();
         let (link, rx) = HostLink::new(&self.token);
         self.inboxes.insert(conn, rx);
         let event = Event::Register {

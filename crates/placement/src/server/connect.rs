@@ -1,9 +1,10 @@
 //! The `Connect` RPC: one task per host stream, turning what the host sends into [`Event`]s.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
-use tokio::time::{self, Duration};
+use tokio::time;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
@@ -11,31 +12,34 @@ use tracing::{debug, field, info_span, warn, Instrument, Span};
 
 use crate::dissemination::Event;
 use crate::link::HostLink;
-use crate::membership::{ConnId, Registration};
+use crate::membership::{ConnId, RegisterRules, Registration};
 use crate::proto::host_message::Body;
 use crate::proto::placement_server::Placement;
 use crate::proto::{HostMessage, Phase, PlacementMessage};
+use crate::sentry::SpiffeId;
+use crate::server::tls::PeerIdentity;
 use crate::spans;
+use crate::PlacementConfig;
 
 /// The gRPC service: accepts streams and hands them to [`HostStream`] tasks.
 #[derive(Debug)]
 pub(crate) struct ConnectService {
     events: mpsc::Sender<Event>,
     next_conn: AtomicU64,
-    register_timeout: Duration,
+    config: Arc<PlacementConfig>,
     shutdown: CancellationToken,
 }
 
 impl ConnectService {
     pub(crate) fn new(
         events: mpsc::Sender<Event>,
-        register_timeout: Duration,
+        config: Arc<PlacementConfig>,
         shutdown: CancellationToken,
     ) -> Self {
         ConnectService {
             events,
             next_conn: AtomicU64::new(1),
-            register_timeout,
+            config,
             shutdown,
         }
     }
@@ -52,13 +56,18 @@ impl Placement for ConnectService {
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let (link, rx) = HostLink::new(&self.shutdown);
         let remote = request.remote_addr();
+        let identity = request
+            .extensions()
+            .get::<PeerIdentity>()
+            .and_then(|p| p.0.clone());
         let span = info_span!(spans::STREAM, conn, ?remote, host.id = field::Empty);
         let stream = HostStream {
             conn,
             inbound: request.into_inner(),
             link,
             events: self.events.clone(),
-            register_timeout: self.register_timeout,
+            config: Arc::clone(&self.config),
+            identity,
         };
         tokio::spawn(stream.run().instrument(span));
         Ok(Response::new(ReceiverStream::new(rx)))
@@ -72,7 +81,9 @@ struct HostStream {
     inbound: Streaming<HostMessage>,
     link: HostLink,
     events: mpsc::Sender<Event>,
-    register_timeout: Duration,
+    config: Arc<PlacementConfig>,
+    /// The SPIFFE id of the stream's client certificate (mTLS).
+    identity: Option<Arc<SpiffeId>>,
 }
 
 impl HostStream {
@@ -97,11 +108,11 @@ impl HostStream {
     async fn read_register(&mut self) -> Option<Registration> {
         let first = tokio::select! {
             () = self.link.closed() => return None,
-            first = time::timeout(self.register_timeout, self.inbound.message()) => first,
+            first = time::timeout(self.config.faulty_host_timeout, self.inbound.message()) => first,
         };
         let register = match first {
             Err(_elapsed) => {
-                let timeout = humantime::format_duration(self.register_timeout);
+                let timeout = humantime::format_duration(self.config.faulty_host_timeout);
                 self.link.reject(&format!("no Register within {timeout}"));
                 return None;
             }
@@ -124,9 +135,14 @@ impl HostStream {
                 return None;
             }
         };
-        match Registration::try_from_register(register) {
+        let rules = RegisterRules {
+            config: &self.config,
+            identity: self.identity.as_deref(),
+        };
+        match Registration::try_from_register(register, rules) {
             Ok(registration) => Some(registration),
             Err(reason) => {
+                warn!(target: "weft::audit", identity = ?self.identity, %reason, "Register refused");
                 self.link.reject(&reason);
                 None
             }

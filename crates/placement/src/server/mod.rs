@@ -132,7 +132,11 @@ impl PlacementServer {
         let mut tasks = JoinSet::new();
         let (events, state) = dissemination::spawn(config.clone(), shutdown.clone(), &mut tasks);
 
-        let service = ConnectService::new(events, config.faulty_host_timeout, shutdown.clone());
+        let service = ConnectService::new(
+            events,
+            std::sync::Arc::new(config.clone()),
+            shutdown.clone(),
+        );
         let router = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(config.faulty_host_timeout))
             .http2_keepalive_timeout(Some(config.faulty_host_timeout))

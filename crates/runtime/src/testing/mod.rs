@@ -9,4 +9,4 @@ mod wire;
 
 pub use self::dns::FakeDns;
 pub use self::redis::RedisServer;
-pub use self::wire::RawClient;
+pub use self::wire::{placement_stream, RawClient};

@@ -93,3 +93,45 @@ impl RawClient {
             })
     }
 }
+
+/// Opens a placement stream over mutual TLS with `identity` and sends `register` first, as a
+/// host would (or a rogue client holding a valid certificate). Returns the sender for further
+/// messages and placement's replies.
+///
+/// # Errors
+/// [`ErrorKind::Unavailable`] when the connection or the stream cannot be opened.
+pub async fn placement_stream(
+    placement: &str,
+    identity: &WorkloadIdentity,
+    register: weft_placement::proto::Register,
+) -> Result<
+    (
+        tokio::sync::mpsc::Sender<weft_placement::proto::HostMessage>,
+        tonic::Streaming<weft_placement::proto::PlacementMessage>,
+    ),
+    Error,
+> {
+    use weft_placement::proto::host_message::Body;
+    use weft_placement::proto::placement_client::PlacementClient;
+    use weft_placement::proto::HostMessage;
+    let unavailable = |e: String| Error::new(ErrorKind::Unavailable, e);
+    let channel = tonic::transport::Endpoint::from_shared(placement.to_owned())
+        .map_err(|e| unavailable(e.to_string()))?
+        .connect_with_connector(crate::security::tls::TlsConnector::new(
+            identity.client_config(),
+        ))
+        .await
+        .map_err(|e| unavailable(crate::security::error_chain(&e)))?;
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    tx.send(HostMessage {
+        body: Some(Body::Register(register)),
+    })
+    .await
+    .map_err(|e| unavailable(e.to_string()))?;
+    let replies = PlacementClient::new(channel)
+        .connect(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .map_err(|e| unavailable(e.to_string()))?
+        .into_inner();
+    Ok((tx, replies))
+}
