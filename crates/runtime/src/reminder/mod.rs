@@ -41,7 +41,7 @@
 
 mod api;
 mod fire;
-mod parse;
+pub(crate) mod parse;
 mod record;
 mod scheduler;
 

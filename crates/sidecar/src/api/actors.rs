@@ -66,7 +66,7 @@ pub(super) async fn state_get(
 
 /// One operation of a state transaction (Dapr's shape).
 #[derive(Debug, Deserialize)]
-struct StateOp {
+pub(crate) struct StateOp {
     operation: String,
     request: StateOpRequest,
 }
@@ -81,7 +81,7 @@ struct StateOpRequest {
 impl StateOp {
     /// The change to the actor's key (`None`: delete), or a 400 for a key or operation the app
     /// may not use.
-    fn into_change(self) -> Result<(String, Option<Bytes>), Response> {
+    pub(crate) fn into_change(self) -> Result<(String, Option<Bytes>), Response> {
         check_key(&self.request.key)?;
         let key = self.request.key;
         match self.operation.as_str() {
@@ -132,17 +132,17 @@ pub(super) async fn state_transaction(
 /// A timer registration (Dapr's shape).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct TimerBody {
+pub(crate) struct TimerBody {
     #[serde(default)]
-    callback: String,
+    pub(crate) callback: String,
     #[serde(default)]
-    due_time: String,
+    pub(crate) due_time: String,
     #[serde(default)]
-    period: String,
+    pub(crate) period: String,
 }
 
 /// A timer's `field` as a duration; `None` when the app left it empty.
-fn duration(field: &str, value: &str) -> Result<Option<Duration>, Response> {
+pub(crate) fn duration(field: &str, value: &str) -> Result<Option<Duration>, Response> {
     if value.is_empty() {
         return Ok(None);
     }
@@ -219,7 +219,7 @@ fn poke(host: &weft_runtime::HostHandle, actor_type: String, actor_id: String) {
 /// A reminder registration (Dapr's shape); `data` is kept as the app sent it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ReminderBody {
+pub(crate) struct ReminderBody {
     #[serde(default)]
     due_time: String,
     #[serde(default)]
@@ -235,7 +235,11 @@ impl ReminderBody {
     /// # Errors
     ///
     /// A due time, period or TTL that does not parse.
-    fn into_reminder(self, name: String, data: Bytes) -> Result<Reminder, weft_runtime::Error> {
+    pub(crate) fn into_reminder(
+        self,
+        name: String,
+        data: Bytes,
+    ) -> Result<Reminder, weft_runtime::Error> {
         let mut r = Reminder::new(name).data(data);
         if !self.due_time.is_empty() {
             r = r.try_due_time(&self.due_time)?;
