@@ -40,6 +40,8 @@
 mod config;
 mod dissemination;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod link;
 mod membership;

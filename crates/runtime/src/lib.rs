@@ -41,6 +41,8 @@ pub mod actor;
 pub mod codec;
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod host;
 mod invoke;
 mod placement;

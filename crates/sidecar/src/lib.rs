@@ -15,6 +15,8 @@ mod actors;
 pub mod api;
 mod app;
 mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -94,7 +94,7 @@ fn failure(host: &HostHandle, actor_type: &str, e: &Error) -> super::proto::Fail
 /// Parses gRPC's `grpc-timeout` header: an integer of at most 8 digits and a unit (H, M, S, m,
 /// u, n).
 pub(crate) fn parse_grpc_timeout(value: &str) -> Option<Duration> {
-    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let (digits, unit) = value.split_at_checked(value.len().checked_sub(1)?)?;
     if digits.is_empty() || digits.len() > 8 {
         return None;
     }
@@ -120,6 +120,15 @@ mod tests {
         assert_eq!(parse_grpc_timeout("3S"), Some(Duration::from_secs(3)));
         assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
         for bad in ["", "m", "12", "123456789S", "-1S", "5x"] {
+            assert_eq!(parse_grpc_timeout(bad), None, "{bad:?}");
+        }
+    }
+
+    /// Unreachable from the server (metadata that is not visible ASCII never becomes text),
+    /// but the parser takes any `&str`.
+    #[test]
+    fn a_grpc_timeout_ending_in_a_multibyte_character_is_refused() {
+        for bad in ["1é", "é", "5µ"] {
             assert_eq!(parse_grpc_timeout(bad), None, "{bad:?}");
         }
     }

@@ -161,7 +161,7 @@ async fn run(
 }
 
 /// The text fields of a received call, checked to be UTF-8 and kept as views of the message.
-struct Incoming {
+pub(crate) struct Incoming {
     method: ByteString,
     verb: ByteString,
     query: ByteString,
@@ -172,7 +172,7 @@ struct Incoming {
 }
 
 impl Incoming {
-    fn decode(request: proto::ServiceRequest) -> Result<Self, Error> {
+    pub(crate) fn decode(request: proto::ServiceRequest) -> Result<Self, Error> {
         let method = text("method", request.method)?;
         let headers = request
             .headers

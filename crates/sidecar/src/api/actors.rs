@@ -84,7 +84,7 @@ pub(super) async fn state_get(
 
 /// One operation of a state transaction (Dapr's shape).
 #[derive(Debug, Deserialize)]
-struct StateOp {
+pub(crate) struct StateOp {
     operation: String,
     request: StateOpRequest,
 }
@@ -99,7 +99,7 @@ struct StateOpRequest {
 impl StateOp {
     /// The change to the actor's key (`None`: delete), or a 400 for an unknown operation. Keys
     /// are checked by `HostHandle::write_actor_state`, all of them before any is written.
-    fn into_change(self) -> Result<(String, Option<Bytes>), Response> {
+    pub(crate) fn into_change(self) -> Result<(String, Option<Bytes>), Response> {
         let key = self.request.key;
         match self.operation.as_str() {
             "upsert" => {
@@ -139,15 +139,15 @@ pub(super) async fn state_transaction(
 /// A timer registration (Dapr's shape).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct TimerBody {
+pub(crate) struct TimerBody {
     #[serde(default)]
-    callback: String,
+    pub(crate) callback: String,
     #[serde(default)]
-    due_time: String,
+    pub(crate) due_time: String,
     #[serde(default)]
-    period: String,
+    pub(crate) period: String,
     #[serde(default)]
-    ttl: String,
+    pub(crate) ttl: String,
 }
 
 /// The timer `name` that a registration body (Dapr's shape) describes. Due time, period and TTL
@@ -287,13 +287,13 @@ fn poke(ready: &Arc<Ready>, actor_type: String, actor_id: String) {
 /// A reminder registration (Dapr's shape); `data` is kept as the app sent it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ReminderBody {
+pub(crate) struct ReminderBody {
     #[serde(default)]
     due_time: String,
     #[serde(default)]
-    period: String,
+    pub(crate) period: String,
     #[serde(default)]
-    ttl: String,
+    pub(crate) ttl: String,
 }
 
 impl ReminderBody {
@@ -303,7 +303,11 @@ impl ReminderBody {
     /// # Errors
     ///
     /// A due time, period or TTL that does not parse.
-    fn into_reminder(self, name: String, data: Bytes) -> Result<Reminder, weft_runtime::Error> {
+    pub(crate) fn into_reminder(
+        self,
+        name: String,
+        data: Bytes,
+    ) -> Result<Reminder, weft_runtime::Error> {
         let mut r = Reminder::new(name).data(data);
         if !self.due_time.is_empty() {
             r = r.try_due_time(&self.due_time)?;

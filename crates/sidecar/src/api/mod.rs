@@ -16,7 +16,7 @@
 // Handlers return an error `Response` early (the axum idiom); it is built once per request.
 #![allow(clippy::result_large_err)]
 
-mod actors;
+pub(crate) mod actors;
 mod invoke;
 
 pub(crate) use actors::timer_from_body;
@@ -115,7 +115,7 @@ fn malformed(message: impl Into<String>) -> Response {
 
 /// A JSON body read as `T`. `what` names the body in the error ("the timer"), because Dapr's
 /// clients show the message to the app's developer as it is.
-fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Response> {
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Response> {
     serde_json::from_slice(body).map_err(|e| malformed(format!("{what} is not valid JSON: {e}")))
 }
 
