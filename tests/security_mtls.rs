@@ -169,7 +169,22 @@ async fn a_caller_refuses_a_server_with_a_certificate_of_another_ca() {
     let impostor_pki = Pki::start(TRUST_DOMAIN, DAY).await;
     let counter = Arc::new(Counter::default());
     // The impostor claims to be `backend`, with a certificate of a CA the caller does not trust.
-    let impostor = secure_backend(&impostor_pki, Arc::clone(&counter)).await;
+    // It trusts both CAs itself, so it accepts the caller's certificate: whatever fails below,
+    // the *caller* refused the impostor's certificate.
+    let now = SystemTime::now();
+    let both = format!("{}{}", pki.bundle_pem, impostor_pki.bundle_pem);
+    let impostor_identity = impostor_pki.forged(
+        &format!("spiffe://{TRUST_DOMAIN}/ns/default/backend"),
+        now - DAY,
+        now + DAY,
+        &both,
+        TRUST_DOMAIN,
+    );
+    let impostor = backend(Host::builder(), Arc::clone(&counter))
+        .security(impostor_identity)
+        .listen("127.0.0.1:0".parse().unwrap())
+        .start()
+        .expect("impostor starts");
     let address = impostor.handle().address().unwrap().to_owned();
     let frontend = caller("frontend", Some(pki.identity("frontend").await), &address);
     let error = frontend
@@ -177,14 +192,31 @@ async fn a_caller_refuses_a_server_with_a_certificate_of_another_ca() {
         .send(ServiceCall::new("backend", "whoami").timeout(Duration::from_secs(3)))
         .await
         .expect_err("the caller talked to an impostor");
+    // Refused by the caller's own verification of the server certificate (rustls'
+    // `InvalidCertificate`), before a request byte was sent: retry-safe, and not a timeout.
+    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
     assert!(
-        matches!(
-            error.kind(),
-            ErrorKind::Unavailable | ErrorKind::DeadlineExceeded
-        ),
+        error
+            .message()
+            .contains("TLS handshake failed: invalid peer certificate"),
         "{error}"
     );
     assert_eq!(counter.total(), 0);
+
+    // The control: a frontend of the same CA that also trusts the impostor's CA gets through,
+    // so the impostor does accept the caller's certificate and only the check above refused.
+    let trusting = pki.forged(
+        &format!("spiffe://{TRUST_DOMAIN}/ns/default/frontend"),
+        now - DAY,
+        now + DAY,
+        &both,
+        TRUST_DOMAIN,
+    );
+    RawClient::tls(&trusting)
+        .call(&address, "backend", "default", "whoami", "frontend", &[])
+        .await
+        .expect("the impostor accepts a certificate of the caller's CA");
+    assert_eq!(counter.count("whoami"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

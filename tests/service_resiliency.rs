@@ -113,28 +113,46 @@ async fn killing_an_instance_mid_run_fails_only_calls_that_may_have_reached_it()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hanging_handler_fails_at_the_deadline_and_runs_once() {
+async fn a_hanging_handler_fails_at_its_attempt_timeout_and_runs_once() {
     let b = Instance::backend("b1", loopback(1)).await;
-    let host = frontend(&[b.address.to_string()], |b| b);
+    // An attempt timeout well inside the call's deadline, and retries to spare: only the retry
+    // rule (a call that may have run is retried only when idempotent) keeps `hang` from
+    // running again.
+    let spec = Resiliency::builder()
+        .timeout("attempt", Duration::from_millis(300))
+        .retry(
+            "safe-only",
+            RetryPolicy::constant(Duration::from_millis(20)).max_retries(3),
+        )
+        .app(
+            "backend",
+            TargetPolicy::default()
+                .timeout("attempt")
+                .retry("safe-only"),
+        )
+        .build()
+        .unwrap();
+    let host = frontend(&[b.address.to_string()], |h| h.resiliency(spec));
     let f = host.handle();
     let start = Instant::now();
     let err = f
-        .send(ServiceCall::new("backend", "hang").timeout(Duration::from_millis(300)))
+        .send(ServiceCall::new("backend", "hang").timeout(Duration::from_secs(3)))
         .await
         .unwrap_err();
     let took = start.elapsed();
-    assert_eq!(err.kind(), ErrorKind::DeadlineExceeded, "{err}");
-    assert!(took >= Duration::from_millis(300), "{took:?}");
-    assert!(
-        took < Duration::from_secs(3),
-        "on time, not much later: {took:?}"
-    );
-    // Give a wrongful retry every chance to show up.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Retries run inside `send`: once it returned, no other attempt can come.
     assert_eq!(
         b.calls.count("hang"),
         1,
         "a call that may have run is not retried"
+    );
+    // Ended by the attempt timeout, not the call's 3 s deadline. Which side noticed first
+    // varies: the caller's timeout, or the callee, which got the attempt's deadline.
+    assert_eq!(err.kind(), ErrorKind::DeadlineExceeded, "{err}");
+    assert!(took >= Duration::from_millis(290), "{took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "one attempt, not retries until the deadline: {took:?}"
     );
 }
 
@@ -171,14 +189,25 @@ async fn an_idempotent_method_is_retried_after_a_timeout() {
                 .max_retries(2)
                 .idempotent(),
         )
+        .retry(
+            "not-idempotent",
+            RetryPolicy::constant(Duration::from_millis(20)).max_retries(2),
+        )
         .app(
             "backend",
-            TargetPolicy::default().method(
-                "slow-once",
-                MethodPolicy::default()
-                    .timeout("attempt")
-                    .retry("idempotent"),
-            ),
+            TargetPolicy::default()
+                .method(
+                    "slow-once",
+                    MethodPolicy::default()
+                        .timeout("attempt")
+                        .retry("idempotent"),
+                )
+                .method(
+                    "hang",
+                    MethodPolicy::default()
+                        .timeout("attempt")
+                        .retry("not-idempotent"),
+                ),
         )
         .build()
         .unwrap();
@@ -195,13 +224,24 @@ async fn an_idempotent_method_is_retried_after_a_timeout() {
         "the first attempt hung, the retry answered"
     );
 
-    // `hang` is not marked idempotent: one attempt only, whatever the deadline.
+    // `hang` has the same attempt timeout and retries, but is not marked idempotent: its
+    // attempt times out with time left for retries, and still runs once only.
+    let start = Instant::now();
     let err = f
-        .send(ServiceCall::new("backend", "hang").timeout(Duration::from_millis(300)))
+        .send(ServiceCall::new("backend", "hang").timeout(Duration::from_secs(3)))
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::DeadlineExceeded);
-    assert_eq!(b.calls.count("hang"), 1);
+    let took = start.elapsed();
+    assert_eq!(
+        b.calls.count("hang"),
+        1,
+        "a call that may have run is not retried"
+    );
+    assert_eq!(err.kind(), ErrorKind::DeadlineExceeded, "{err}");
+    assert!(
+        took < Duration::from_secs(2),
+        "the attempt timeout ended it, not the call's 3 s deadline: {took:?}"
+    );
 }
 
 async fn fragile(f: &HostHandle) -> Result<Bytes, weft::Error> {

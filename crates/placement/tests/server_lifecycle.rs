@@ -5,6 +5,9 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use support::{FakeHost, Seen};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 use weft_placement::{ErrorKind, PlacementConfig, PlacementServer};
@@ -58,22 +61,82 @@ async fn shutdown_frees_both_ports() {
     second.shutdown().await.unwrap();
 }
 
+/// A free loopback address: bound, read and released. `serve_with_shutdown` binds its own
+/// listeners and does not say where, so the test chooses the ports.
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind(any())
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// `GET /healthz` over plain HTTP/1.1, within [`support::WAIT`]: the status line.
+async fn healthz(addr: SocketAddr) -> String {
+    let exchange = async {
+        let mut socket = TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        socket.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        socket.read_to_string(&mut response).await.unwrap();
+        response
+    };
+    let response = timeout(support::WAIT, exchange).await.unwrap();
+    response.lines().next().unwrap_or_default().to_owned()
+}
+
 #[tokio::test]
-async fn serve_with_shutdown_returns_once_signalled() {
+async fn serve_with_shutdown_serves_until_signalled_then_stops() {
+    let (grpc, http) = (free_addr(), free_addr());
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = tokio::spawn(
         PlacementServer::builder()
-            .grpc_addr(any())
-            .http_addr(any())
+            .config(PlacementConfig {
+                startup_grace: Some(Duration::ZERO),
+                ..PlacementConfig::default()
+            })
+            .grpc_addr(grpc)
+            .http_addr(http)
             .serve_with_shutdown(async {
                 let _ = stopped.await;
             }),
     );
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    stop.send(()).unwrap();
+
+    // Serving before the signal: a host registers and gets its snapshot (the fake host retries
+    // its connection until the server listens), and `/healthz` answers.
+    let mut host = FakeHost::connect(
+        &format!("http://{grpc}"),
+        support::register("h1", "default", &["t"]),
+    )
+    .await;
+    host.snapshot().await;
+    assert_eq!(healthz(http).await, "HTTP/1.1 200 OK");
+    assert!(
+        !serving.is_finished(),
+        "serve_with_shutdown returned before its signal"
+    );
+
+    stop.send(())
+        .expect("serve_with_shutdown still waits for its signal");
     timeout(support::WAIT, serving)
         .await
         .unwrap()
         .unwrap()
         .unwrap();
+    // Stopped: neither port takes connections any more, and the host's stream ended (after
+    // the orders of a round that may have been in flight).
+    assert!(
+        TcpStream::connect(grpc).await.is_err(),
+        "gRPC still accepts connections after shutdown"
+    );
+    assert!(
+        TcpStream::connect(http).await.is_err(),
+        "HTTP still accepts connections after shutdown"
+    );
+    loop {
+        match host.next().await {
+            Seen::Order(_) => continue,
+            Seen::Ended(_) => break,
+            other => panic!("expected the stream to end, saw {other:?}"),
+        }
+    }
 }

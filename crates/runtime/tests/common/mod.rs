@@ -99,6 +99,22 @@ async fn count(ctx: &Context) -> Result<u64, Error> {
     Ok(ctx.state().get("n").await?.map_or(0, |b| dec(&b)))
 }
 
+/// Calls the first hop of `route` ("t/i/m;t/i/m;…"), passing it the rest as its payload,
+/// within the turn's call chain; returns the reply.
+pub async fn call_route(ctx: &Context, route: &[u8]) -> Result<Bytes, Error> {
+    let route = std::str::from_utf8(route)
+        .map_err(|_| Error::new(ErrorKind::InvalidArgument, "route must be UTF-8"))?;
+    let (hop, rest) = route.split_once(';').unwrap_or((route, ""));
+    let mut parts = hop.splitn(3, '/');
+    let (t, i, m) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default().to_owned(),
+    );
+    ctx.call(t, i, m, Bytes::copy_from_slice(rest.as_bytes()))
+        .await
+}
+
 impl Actor for Probe {
     async fn on_activate(&self, _ctx: &Context) -> Result<(), Error> {
         self.stats.activations.fetch_add(1, Ordering::SeqCst);
@@ -152,19 +168,12 @@ impl Actor for Probe {
             }
             // payload: "t/i/m;t/i/m;…": calls the first hop, passing it the rest as its payload,
             // within this turn's call chain; returns the reply.
-            "call" => {
-                let route = std::str::from_utf8(call.payload())
-                    .map_err(|_| Error::new(ErrorKind::InvalidArgument, "route must be UTF-8"))?
-                    .to_owned();
-                let (hop, rest) = route.split_once(';').unwrap_or((&route, ""));
-                let mut parts = hop.splitn(3, '/');
-                let (t, i, m) = (
-                    parts.next().unwrap_or_default(),
-                    parts.next().unwrap_or_default(),
-                    parts.next().unwrap_or_default().to_owned(),
-                );
-                ctx.call(t, i, m, Bytes::copy_from_slice(rest.as_bytes()))
-                    .await
+            "call" => call_route(ctx, call.payload()).await,
+            // As `call`, after writing n + 1: the write commits only if the whole route answers.
+            "incr_then_call" => {
+                let n = count(ctx).await? + 1;
+                ctx.state().set("n", enc(n));
+                call_route(ctx, call.payload()).await
             }
             // Calls itself until the chain is refused.
             "recurse" => {
