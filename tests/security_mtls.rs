@@ -241,3 +241,50 @@ async fn the_sentry_refuses_a_wrong_token_and_a_host_refuses_a_foreign_identity(
         .expect_err("a host started with another app's identity");
     assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{error}");
 }
+
+/// The impostor holds a valid certificate of the same trust domain, for app `impostor`, and
+/// serves `whoami` at the address the caller resolves `backend` to (a hijacked DNS name, a
+/// stale resolver entry, a compromised app). Its certificate proves it is `impostor`, so the
+/// caller must refuse to treat it as `backend`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_refuses_a_server_whose_certificate_names_another_app() {
+    let pki = Pki::start(TRUST_DOMAIN, Duration::from_secs(3600)).await;
+    let counter = Arc::new(Counter::default());
+    let impostor = backend(Host::builder(), Arc::clone(&counter))
+        .app_id("impostor")
+        .security(pki.identity("impostor").await)
+        .listen("127.0.0.1:0".parse().unwrap())
+        .start()
+        .expect("impostor starts");
+    let address = impostor.handle().address().unwrap().to_owned();
+    let frontend = caller("frontend", Some(pki.identity("frontend").await), &address);
+
+    let err = frontend
+        .handle()
+        .invoke("backend", "whoami", Bytes::new())
+        .await
+        .expect_err("the caller must not talk to an impostor");
+    assert_eq!(err.kind(), weft::ErrorKind::Unavailable, "{err}");
+    assert!(
+        err.message().contains("/impostor, not spiffe://") && err.message().contains("/backend"),
+        "{err}"
+    );
+    assert_eq!(counter.total(), 0, "the impostor ran nothing");
+
+    // The same impostor, called as what it is, answers: only the identity was wrong.
+    let resolver =
+        weft::resolve::StaticResolver::from_pairs([(("impostor", "default"), address.clone())])
+            .unwrap();
+    let honest = Host::builder()
+        .app_id("frontend")
+        .resolver(resolver)
+        .security(pki.identity("frontend").await)
+        .start()
+        .expect("caller starts");
+    honest
+        .handle()
+        .invoke("impostor", "whoami", Bytes::new())
+        .await
+        .expect("a call to the app the certificate names succeeds");
+    assert_eq!(counter.total(), 1);
+}

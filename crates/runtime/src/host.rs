@@ -422,6 +422,7 @@ impl HostBuilder {
                 }
                 Arc::new(
                     Peers::with_tls(identity.client_config())
+                        .expecting_peers_of(id.clone())
                         .max_message(wire_limit(self.config.max_request_bytes)),
                 )
             }

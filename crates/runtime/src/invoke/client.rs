@@ -16,6 +16,7 @@ use super::proto::{service_reply, CallRequest};
 use super::wire;
 use crate::error::{Error, ErrorKind};
 use crate::security::tls::TlsConnector;
+use crate::security::SpiffeId;
 use crate::service::ServiceResponse;
 
 /// The gRPC path of `Invoke/Service`.
@@ -33,10 +34,21 @@ pub(crate) enum RemoteError {
 
 /// The channels to other hosts, by address: plain HTTP/2, or mutual TLS when the host has a
 /// workload identity.
+/// Who the callee must be: app `app_id` in `namespace` (`None`: the caller's own namespace).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expected<'a> {
+    pub(crate) namespace: Option<&'a str>,
+    pub(crate) app_id: &'a str,
+}
+
 #[derive(Debug)]
 pub(crate) struct Peers {
+    /// By address, and by the identity the callee must have when one is expected.
     channels: DashMap<String, Channel, foldhash::fast::RandomState>,
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// This host's own SPIFFE id (mTLS): its trust domain and namespace complete the identity
+    /// each callee must prove. `None`: callees are checked against the trust domain only.
+    own: Option<SpiffeId>,
     /// The largest gRPC message sent or taken (see [`crate::config::wire_limit`]).
     max_message: usize,
 }
@@ -46,6 +58,7 @@ impl Default for Peers {
         Peers {
             channels: DashMap::default(),
             tls: None,
+            own: None,
             max_message: crate::config::wire_limit(crate::config::DEFAULT_MAX_REQUEST_BYTES),
         }
     }
@@ -60,15 +73,52 @@ impl Peers {
         }
     }
 
+    /// Checks every callee's certificate against the app the call is meant for, in the trust
+    /// domain (and, for actor calls, the namespace) of `own`, this host's identity.
+    pub(crate) fn expecting_peers_of(mut self, own: SpiffeId) -> Self {
+        self.own = Some(own);
+        self
+    }
+
+    /// The identity a callee must have for `expected`, when this host checks callees.
+    fn expected_id(&self, expected: Option<Expected<'_>>) -> Result<Option<SpiffeId>, RemoteError> {
+        let (Some(own), Some(expected)) = (&self.own, expected) else {
+            return Ok(None);
+        };
+        let namespace = expected.namespace.unwrap_or(own.namespace());
+        SpiffeId::new(own.trust_domain(), namespace, expected.app_id)
+            .map(Some)
+            .map_err(|e| RemoteError::Transport {
+                error: Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "no identity for app {:?} in namespace {namespace:?}: {e}",
+                        expected.app_id
+                    ),
+                ),
+                never_sent: true,
+            })
+    }
+
     /// Messages up to `max_message` bytes, each way.
     pub(crate) fn max_message(mut self, max_message: usize) -> Self {
         self.max_message = max_message;
         self
     }
 
-    /// The pooled channel to `address`; a bad address fails before anything is sent.
-    fn channel(&self, address: &str) -> Result<Channel, RemoteError> {
-        if let Some(channel) = self.channels.get(address) {
+    /// The pooled channel to `address` whose server proved to be `expected` (over mTLS); a bad
+    /// address fails before anything is sent.
+    fn channel(
+        &self,
+        address: &str,
+        expected: Option<Expected<'_>>,
+    ) -> Result<Channel, RemoteError> {
+        let expected = self.expected_id(expected)?;
+        let key = match &expected {
+            Some(id) => format!("{address} {id}"),
+            None => address.to_owned(),
+        };
+        if let Some(channel) = self.channels.get(&key) {
             return Ok(channel.clone());
         }
         let endpoint = Endpoint::from_shared(format!("http://{address}"))
@@ -84,10 +134,12 @@ impl Peers {
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(5));
         let channel = match &self.tls {
-            Some(tls) => endpoint.connect_with_connector_lazy(TlsConnector::new(Arc::clone(tls))),
+            Some(tls) => endpoint.connect_with_connector_lazy(
+                TlsConnector::new(Arc::clone(tls)).expecting(expected),
+            ),
             None => endpoint.connect_lazy(),
         };
-        self.channels.insert(address.to_owned(), channel.clone());
+        self.channels.insert(key, channel.clone());
         Ok(channel)
     }
 
@@ -95,10 +147,11 @@ impl Peers {
     pub(crate) async fn call(
         &self,
         address: &str,
+        expected: Option<Expected<'_>>,
         request: CallRequest,
         deadline: Instant,
     ) -> Result<Bytes, RemoteError> {
-        let mut client = InvokeClient::new(self.channel(address)?)
+        let mut client = InvokeClient::new(self.channel(address, expected)?)
             .max_decoding_message_size(self.max_message)
             .max_encoding_message_size(self.max_message);
         let mut request = tonic::Request::new(request);
@@ -129,7 +182,15 @@ impl Peers {
         request: Arc<R>,
         deadline: Instant,
     ) -> Result<ServiceResponse, RemoteError> {
-        let channel = self.channel(address)?;
+        // The callee must be the app the call names, in the namespace it names.
+        let service = request.request();
+        let text = |b: &[u8]| std::str::from_utf8(b).unwrap_or_default().to_owned();
+        let (namespace, app_id) = (text(&service.namespace), text(&service.app_id));
+        let expected = Expected {
+            namespace: Some(&namespace),
+            app_id: &app_id,
+        };
+        let channel = self.channel(address, Some(expected))?;
         let left = deadline.saturating_duration_since(Instant::now());
         let outbound = Outbound {
             request,

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::actor::Deadline;
 use crate::error::{Error, ErrorKind};
 use crate::host::{HostHandle, Request};
-use crate::invoke::client::{Peers, RemoteError};
+use crate::invoke::client::{Expected, Peers, RemoteError};
 use crate::invoke::{proto, wire};
 use table::{Lookup, Tables};
 
@@ -165,10 +165,22 @@ pub(crate) async fn route(
                 ));
             }
             Lookup::Owner {
-                address, version, ..
+                address,
+                version,
+                app_id,
+                ..
             } => {
                 let wire_request = to_wire(&request, actor_type, id, version);
-                match cluster.peers.call(&address, wire_request, deadline).await {
+                // Over mTLS the owner must prove it is the app placement reported.
+                let expected = Expected {
+                    namespace: None,
+                    app_id: &app_id,
+                };
+                match cluster
+                    .peers
+                    .call(&address, Some(expected), wire_request, deadline)
+                    .await
+                {
                     Ok(reply) => return Ok(reply),
                     Err(RemoteError::Callee(e))
                         if matches!(e.kind(), ErrorKind::Moved | ErrorKind::ShuttingDown) =>

@@ -23,6 +23,8 @@ pub(crate) enum Lookup {
         version: u64,
         host_id: String,
         address: String,
+        /// The owner's app id, as placement reported it: the identity its certificate must name.
+        app_id: String,
     },
 }
 
@@ -100,6 +102,7 @@ impl Tables {
                 version: t.version,
                 host_id: h.host_id.clone(),
                 address: h.address.clone(),
+                app_id: h.app_id.clone(),
             },
             None => Lookup::Unknown,
         }

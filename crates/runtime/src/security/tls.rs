@@ -331,6 +331,8 @@ fn handshake_failed(e: io::Error) -> io::Error {
 #[derive(Clone)]
 pub(crate) struct TlsConnector {
     config: Arc<ClientConfig>,
+    /// The SPIFFE id the server's certificate must carry, beyond the trust domain.
+    expected: Option<SpiffeId>,
 }
 
 impl fmt::Debug for TlsConnector {
@@ -341,7 +343,17 @@ impl fmt::Debug for TlsConnector {
 
 impl TlsConnector {
     pub(crate) fn new(config: Arc<ClientConfig>) -> Self {
-        TlsConnector { config }
+        TlsConnector {
+            config,
+            expected: None,
+        }
+    }
+
+    /// Connections whose server certificate names exactly `expected` (when set): one app's
+    /// certificate cannot answer for another app.
+    pub(crate) fn expecting(mut self, expected: Option<SpiffeId>) -> Self {
+        self.expected = expected;
+        self
     }
 }
 
@@ -356,6 +368,7 @@ impl tower::Service<http::Uri> for TlsConnector {
 
     fn call(&mut self, uri: http::Uri) -> Self::Future {
         let config = Arc::clone(&self.config);
+        let expected = self.expected.clone();
         Box::pin(async move {
             let host = uri
                 .host()
@@ -377,6 +390,24 @@ impl tower::Service<http::Uri> for TlsConnector {
                 .connect(name, tcp)
                 .await
                 .map_err(handshake_failed)?;
+            if let Some(expected) = &expected {
+                let presented = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|certs| certs.first())
+                    .and_then(spiffe_id_of);
+                if presented.as_ref() != Some(expected) {
+                    let shown =
+                        presented.map_or_else(|| "no SPIFFE id".to_owned(), |id| id.to_string());
+                    tracing::warn!(target: "weft::audit", server = %shown, %expected,
+                        "server refused: its certificate names another workload");
+                    return Err(handshake_failed(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!("the server is {shown}, not {expected}"),
+                    )));
+                }
+            }
             // In TLS 1.3 the server checks the client's certificate after the client considers
             // the handshake done: wait for the server's first bytes (its HTTP/2 SETTINGS, sent
             // unprompted) before handing the connection over, so a refusal surfaces here, before
