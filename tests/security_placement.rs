@@ -223,3 +223,102 @@ async fn with_mtls_a_host_registers_only_as_its_certificates_app_and_host_id() {
     ));
     placement.shutdown().await.expect("placement stops");
 }
+
+/// Counts its turns; answers its host's app id.
+struct Probe {
+    turns: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl weft::Actor for Probe {
+    async fn handle(&self, ctx: &weft::Context, _call: weft::Call) -> Result<Bytes, weft::Error> {
+        self.turns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Bytes::from(ctx.host().config().app_id.clone()))
+    }
+}
+
+fn probes(turns: &Arc<std::sync::atomic::AtomicUsize>) -> weft::ActorRegistration {
+    let turns = Arc::clone(turns);
+    weft::ActorRegistration::new("Probe", move |_id| Probe {
+        turns: Arc::clone(&turns),
+    })
+}
+
+/// Placement reports the owner of `Probe` as app `backend` at an address where an impostor
+/// (a valid certificate of app `impostor`, serving `Probe` too) answers: a hijacked address.
+/// The caller must refuse it, because its certificate does not name the owner's app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actor_call_refuses_an_owner_address_answered_by_another_app() {
+    let pki = Pki::start(TRUST_DOMAIN, Duration::from_secs(3600)).await;
+    let placement_identity = pki.identity_in("weft-system", "weft-placement").await;
+    let placement = PlacementServer::builder()
+        .config(weft_placement::PlacementConfig {
+            startup_grace: Some(Duration::ZERO),
+            ..Default::default()
+        })
+        .grpc_addr("127.0.0.1:0".parse().unwrap())
+        .tls(placement_identity.tls_server_config())
+        .start()
+        .await
+        .expect("placement starts");
+    let uri = format!("http://{}", placement.grpc_addr());
+
+    let impostor_turns = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let impostor = Host::builder()
+        .app_id("impostor")
+        .security(pki.identity("impostor").await)
+        .register(probes(&impostor_turns))
+        .store(weft::MemoryStore::new())
+        .listen("127.0.0.1:0".parse().unwrap())
+        .start()
+        .expect("impostor starts");
+    let hijacked = impostor.handle().address().unwrap().to_owned();
+
+    let backend_turns = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let _backend = Host::builder()
+        .app_id("backend")
+        .security(pki.identity("backend").await)
+        .register(probes(&backend_turns))
+        .store(weft::MemoryStore::new())
+        .cluster(ClusterConfig::new("backend-1", uri.clone()).advertise(hijacked))
+        .start()
+        .expect("backend starts");
+    let frontend = Host::builder()
+        .app_id("frontend")
+        .security(pki.identity("frontend").await)
+        .store(weft::MemoryStore::new())
+        .cluster(ClusterConfig::new("frontend-1", uri.clone()))
+        .start()
+        .expect("frontend starts");
+    frontend
+        .handle()
+        .wait_ready(LIMIT)
+        .await
+        .expect("frontend ready");
+
+    // Until the frontend's table has the backend (it may register after the frontend).
+    let start = Instant::now();
+    let err = loop {
+        let options = weft::CallOptions::default().timeout(Duration::from_secs(3));
+        let outcome = frontend
+            .handle()
+            .call_with("Probe", "x", "m", Bytes::new(), options)
+            .await;
+        match outcome {
+            Err(e) if e.kind() == weft::ErrorKind::NotFound && start.elapsed() < LIMIT => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => break e,
+            Ok(reply) => panic!("the impostor served the backend's actor: {reply:?}"),
+        }
+    };
+    assert!(
+        err.message().contains("/impostor, not spiffe://") && err.message().contains("/backend"),
+        "{err}"
+    );
+    assert_eq!(
+        impostor_turns.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no turn ran at the impostor"
+    );
+    placement.shutdown().await.expect("placement stops");
+}
