@@ -123,6 +123,24 @@ async fn first_reply(
     }
 }
 
+/// A placement serving mTLS with its workload identity from `pki`, and its URI. The cluster's
+/// first placement: no earlier leases to wait out.
+async fn mtls_placement(pki: &Pki) -> (weft_placement::RunningPlacement, String) {
+    let placement_identity = pki.identity_in("weft-system", "weft-placement").await;
+    let placement = PlacementServer::builder()
+        .config(weft_placement::PlacementConfig {
+            startup_grace: Some(Duration::ZERO),
+            ..Default::default()
+        })
+        .grpc_addr("127.0.0.1:0".parse().unwrap())
+        .tls(placement_identity.tls_server_config())
+        .start()
+        .await
+        .expect("placement starts");
+    let uri = format!("http://{}", placement.grpc_addr());
+    (placement, uri)
+}
+
 fn register(host_id: &str, app_id: &str, types: &[&str]) -> weft_placement::proto::Register {
     weft_placement::proto::Register {
         host_id: host_id.to_owned(),
@@ -137,19 +155,7 @@ fn register(host_id: &str, app_id: &str, types: &[&str]) -> weft_placement::prot
 async fn with_mtls_a_host_registers_only_as_its_certificates_app_and_host_id() {
     use weft_placement::proto::placement_message::Body;
     let pki = Pki::start(TRUST_DOMAIN, Duration::from_secs(3600)).await;
-    let placement_identity = pki.identity_in("weft-system", "weft-placement").await;
-    let placement = PlacementServer::builder()
-        .config(weft_placement::PlacementConfig {
-            // The cluster's first placement: no earlier leases to wait out.
-            startup_grace: Some(Duration::ZERO),
-            ..Default::default()
-        })
-        .grpc_addr("127.0.0.1:0".parse().unwrap())
-        .tls(placement_identity.tls_server_config())
-        .start()
-        .await
-        .expect("placement starts");
-    let uri = format!("http://{}", placement.grpc_addr());
+    let (placement, uri) = mtls_placement(&pki).await;
     let backend = pki.identity("backend").await;
     let rogue = pki.identity("rogue").await;
 
@@ -249,18 +255,7 @@ fn probes(turns: &Arc<std::sync::atomic::AtomicUsize>) -> weft::ActorRegistratio
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_actor_call_refuses_an_owner_address_answered_by_another_app() {
     let pki = Pki::start(TRUST_DOMAIN, Duration::from_secs(3600)).await;
-    let placement_identity = pki.identity_in("weft-system", "weft-placement").await;
-    let placement = PlacementServer::builder()
-        .config(weft_placement::PlacementConfig {
-            startup_grace: Some(Duration::ZERO),
-            ..Default::default()
-        })
-        .grpc_addr("127.0.0.1:0".parse().unwrap())
-        .tls(placement_identity.tls_server_config())
-        .start()
-        .await
-        .expect("placement starts");
-    let uri = format!("http://{}", placement.grpc_addr());
+    let (placement, uri) = mtls_placement(&pki).await;
 
     let impostor_turns = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let impostor = Host::builder()
