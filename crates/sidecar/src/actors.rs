@@ -118,6 +118,51 @@ fn apply_op(ctx: &Context, op: TimerOp) {
     }
 }
 
+/// A timer registration (Dapr's shape).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TimerBody {
+    #[serde(default)]
+    callback: String,
+    #[serde(default)]
+    due_time: String,
+    #[serde(default)]
+    period: String,
+    #[serde(default)]
+    ttl: String,
+}
+
+/// The timer `name` that a registration body (Dapr's shape) describes. Due time, period and TTL
+/// take the reminders' formats, as in Dapr: Go durations (`1m30s`), ISO 8601 durations
+/// (`PT1M30S`, and `R5/PT10S` for five firings), RFC 3339 times for the due time and TTL. The
+/// firing sends the app `body` back (callback, data, due time, period), as Dapr does.
+///
+/// # Errors
+/// [`weft_runtime::ErrorKind::InvalidArgument`] for a body that is not such JSON, a time that
+/// does not parse, or a timer the runtime refuses (a period under
+/// [`weft_runtime::actor::MIN_PERIOD`], a due time past what the clock represents).
+pub(crate) fn timer_from_body(name: String, body: Bytes) -> Result<Timer, weft_runtime::Error> {
+    let parsed: TimerBody = serde_json::from_slice(&body).map_err(|e| {
+        weft_runtime::Error::new(
+            weft_runtime::ErrorKind::InvalidArgument,
+            format!("the timer is not valid JSON: {e}"),
+        )
+    })?;
+    // dueTime is read first: when both are wrong, the app hears about dueTime.
+    let mut timer = Timer::new(name, parsed.callback).data(body);
+    if !parsed.due_time.is_empty() {
+        timer = timer.try_due_time(&parsed.due_time)?;
+    }
+    if !parsed.period.is_empty() {
+        timer = timer.try_period(&parsed.period)?;
+    }
+    if !parsed.ttl.is_empty() {
+        timer = timer.try_ttl(&parsed.ttl)?;
+    }
+    timer.validate()?;
+    Ok(timer)
+}
+
 /// Applies a [`TimerChange`] that came to this owner as a call.
 fn apply_change(ctx: &Context, payload: &[u8]) -> Result<Bytes, Error> {
     let change: TimerChange = serde_json::from_slice(payload).map_err(|e| {
@@ -128,7 +173,7 @@ fn apply_change(ctx: &Context, payload: &[u8]) -> Result<Bytes, Error> {
     })?;
     match change.registration {
         Some(body) => {
-            let timer = crate::api::timer_from_body(change.name, Bytes::from(body))?;
+            let timer = timer_from_body(change.name, Bytes::from(body))?;
             ctx.register_timer(timer)?;
         }
         None => {

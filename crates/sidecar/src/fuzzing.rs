@@ -40,7 +40,7 @@ pub fn reminder_body(body: &[u8]) -> Result<Reminder, u16> {
 
 /// A timer body as `timer_register` reads it (`timer_from_body`): 400 when it is refused.
 pub fn timer_body(body: &[u8]) -> Result<Timer, u16> {
-    crate::api::timer_from_body("fuzz".to_owned(), Bytes::copy_from_slice(body)).map_err(|_| 400)
+    crate::actors::timer_from_body("fuzz".to_owned(), Bytes::copy_from_slice(body)).map_err(|_| 400)
 }
 
 /// A Go duration of the app's config (`actorIdleTimeout`, ...).

@@ -16,10 +16,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use weft_runtime::actor::names;
-use weft_runtime::{CallOptions, Codec, Reminder, Timer};
+use weft_runtime::{CallOptions, Codec, Reminder};
 
 use super::{dapr_error, malformed, parse_json, runtime_error, Ready, Reply, Shared};
-use crate::actors::{TimerChange, TimerOp, APPLY_TIMERS, TIMER_CHANGE};
+use crate::actors::{timer_from_body, TimerChange, TimerOp, APPLY_TIMERS, TIMER_CHANGE};
 use crate::app::check_path_segment;
 
 /// Actor methods with this prefix are weftd's own (timer changes); the API does not call them.
@@ -134,51 +134,6 @@ pub(super) async fn state_transaction(
         .await
         .map_err(|e| runtime_error(&e, "ERR_ACTOR_STATE_TRANSACTION_SAVE"))?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// A timer registration (Dapr's shape).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct TimerBody {
-    #[serde(default)]
-    pub(crate) callback: String,
-    #[serde(default)]
-    pub(crate) due_time: String,
-    #[serde(default)]
-    pub(crate) period: String,
-    #[serde(default)]
-    pub(crate) ttl: String,
-}
-
-/// The timer `name` that a registration body (Dapr's shape) describes. Due time, period and TTL
-/// take the reminders' formats, as in Dapr: Go durations (`1m30s`), ISO 8601 durations
-/// (`PT1M30S`, and `R5/PT10S` for five firings), RFC 3339 times for the due time and TTL. The
-/// firing sends the app `body` back (callback, data, due time, period), as Dapr does.
-///
-/// # Errors
-/// [`weft_runtime::ErrorKind::InvalidArgument`] for a body that is not such JSON, a time that
-/// does not parse, or a timer the runtime refuses (a period under
-/// [`weft_runtime::actor::MIN_PERIOD`], a due time past what the clock represents).
-pub(crate) fn timer_from_body(name: String, body: Bytes) -> Result<Timer, weft_runtime::Error> {
-    let parsed: TimerBody = serde_json::from_slice(&body).map_err(|e| {
-        weft_runtime::Error::new(
-            weft_runtime::ErrorKind::InvalidArgument,
-            format!("the timer is not valid JSON: {e}"),
-        )
-    })?;
-    // dueTime is read first: when both are wrong, the app hears about dueTime.
-    let mut timer = Timer::new(name, parsed.callback).data(body);
-    if !parsed.due_time.is_empty() {
-        timer = timer.try_due_time(&parsed.due_time)?;
-    }
-    if !parsed.period.is_empty() {
-        timer = timer.try_period(&parsed.period)?;
-    }
-    if !parsed.ttl.is_empty() {
-        timer = timer.try_ttl(&parsed.ttl)?;
-    }
-    timer.validate()?;
-    Ok(timer)
 }
 
 pub(super) async fn timer_register(

@@ -18,8 +18,6 @@
 
 pub(crate) mod actors;
 mod invoke;
-
-pub(crate) use actors::timer_from_body;
 mod meta;
 
 use std::sync::Arc;
