@@ -6,9 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use prost::Message;
 
-use crate::actor::{ActorId, ActorKey, ActorType, CallChain, Deadline};
 use crate::error::{Error, ErrorKind};
-use crate::host::Request;
 use crate::invoke::{proto, server, wire};
 use crate::reminder::{parse, Moment, Reminder};
 use crate::service::server::Incoming;
@@ -91,27 +89,13 @@ pub fn grpc_timeout(value: &[u8]) -> Option<Duration> {
 /// An inbound `Invoke/Call` request decoded and converted into the runtime's request as the
 /// invoke server does; the hop count the call will carry.
 pub fn call_request(timeout_header: &[u8], message: &[u8]) -> Result<u32, Error> {
-    let call = proto::CallRequest::decode(message).map_err(undecodable)?;
+    let mut call = proto::CallRequest::decode(message).map_err(undecodable)?;
     let timeout = grpc_timeout(timeout_header).unwrap_or(Duration::from_secs(60));
-    let codec = wire::codec_from_wire(call.codec)?;
-    let chain = call.chain.map(|c| {
-        let path = c
-            .path
-            .into_iter()
-            .map(|k| ActorKey::new(ActorType::from(k.actor_type), ActorId::from(k.actor_id)))
-            .collect();
-        CallChain::from_parts(c.id, path)
-    });
-    let request = Request {
-        method: call.method.into(),
-        payload: call.payload,
-        codec,
-        deadline: Deadline::After(timeout),
-        chain,
-        hop_count: call.hop_count.saturating_add(1),
-    };
+    let actor_type = std::mem::take(&mut call.actor_type);
+    let actor_id = std::mem::take(&mut call.actor_id);
+    let request = server::request_from_wire(call, timeout)?;
     if let Some(chain) = &request.chain {
-        std::hint::black_box(chain.describe_with(&call.actor_type, &call.actor_id));
+        std::hint::black_box(chain.describe_with(&actor_type, &actor_id));
     }
     Ok(request.hop_count)
 }

@@ -13,6 +13,31 @@ use crate::error::Error;
 use crate::host::{HostHandle, Request};
 use crate::security::tls::PeerInfo;
 
+/// The runtime's request for an inbound `Invoke/Call`: its codec, call chain and `timeout`,
+/// marked as forwarded once more.
+///
+/// # Errors
+/// [`crate::ErrorKind::InvalidArgument`] for a codec the runtime does not know.
+pub(crate) fn request_from_wire(call: CallRequest, timeout: Duration) -> Result<Request, Error> {
+    let codec = wire::codec_from_wire(call.codec)?;
+    let chain = call.chain.map(|c| {
+        let path = c
+            .path
+            .into_iter()
+            .map(|k| ActorKey::new(ActorType::from(k.actor_type), ActorId::from(k.actor_id)))
+            .collect();
+        CallChain::from_parts(c.id, path)
+    });
+    Ok(Request {
+        method: call.method.into(),
+        payload: call.payload,
+        codec,
+        deadline: Deadline::After(timeout),
+        chain,
+        hop_count: call.hop_count.saturating_add(1),
+    })
+}
+
 /// The invoke service of one host.
 #[derive(Debug, Clone)]
 pub(crate) struct InvokeService {
@@ -31,36 +56,21 @@ impl Invoke for InvokeService {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_grpc_timeout)
             .unwrap_or(self.host.config().call_timeout);
-        let call = request.into_inner();
-        let result = match wire::codec_from_wire(call.codec) {
-            Ok(codec) => {
-                let chain = call.chain.map(|c| {
-                    let path = c
-                        .path
-                        .into_iter()
-                        .map(|k| {
-                            ActorKey::new(ActorType::from(k.actor_type), ActorId::from(k.actor_id))
-                        })
-                        .collect();
-                    CallChain::from_parts(c.id, path)
-                });
-                let request = Request {
-                    method: call.method.into(),
-                    payload: call.payload,
-                    codec,
-                    deadline: Deadline::After(timeout),
-                    chain,
-                    hop_count: call.hop_count.saturating_add(1),
-                };
+        let mut call = request.into_inner();
+        // Taken, not cloned: the rest of the call becomes the request.
+        let actor_type = std::mem::take(&mut call.actor_type);
+        let actor_id = std::mem::take(&mut call.actor_id);
+        let result = match request_from_wire(call, timeout) {
+            Ok(request) => {
                 self.host
-                    .invoke_actor(&call.actor_type, &call.actor_id, request)
+                    .invoke_actor(&actor_type, &actor_id, request)
                     .await
             }
             Err(e) => Err(e),
         };
         let result = match result {
             Ok(payload) => call_reply::Result::Payload(payload),
-            Err(e) => call_reply::Result::Failure(failure(&self.host, &call.actor_type, &e)),
+            Err(e) => call_reply::Result::Failure(failure(&self.host, &actor_type, &e)),
         };
         Ok(tonic::Response::new(CallReply {
             result: Some(result),
