@@ -93,7 +93,7 @@ pub fn call_request(timeout_header: &[u8], message: &[u8]) -> Result<u32, Error>
     let timeout = grpc_timeout(timeout_header).unwrap_or(Duration::from_secs(60));
     let actor_type = std::mem::take(&mut call.actor_type);
     let actor_id = std::mem::take(&mut call.actor_id);
-    let request = server::request_from_wire(call, timeout)?;
+    let request = wire::request_from_wire(call, timeout)?;
     if let Some(chain) = &request.chain {
         std::hint::black_box(chain.describe_with(&actor_type, &actor_id));
     }

@@ -52,6 +52,7 @@ pub mod resolve;
 pub mod security;
 pub mod service;
 pub mod state;
+mod sync;
 pub mod telemetry;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;

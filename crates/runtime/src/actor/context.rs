@@ -1,30 +1,25 @@
 //! The [`Context`] a turn runs with: identity, host handle, state, timers, outgoing calls.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::activation::{Activation, Cached};
-use super::handle::{ActorRef, Caller};
+use super::activation::{Activation, Cached, Pending};
+use super::caller::Caller;
 use super::names::check_state_key;
 use super::timer::Timer;
-use super::typed::TypedActor;
 use super::{ActorId, ActorKey, ActorType, CallChain, Deadline, TurnDeadline};
 use crate::codec::Codec;
 use crate::error::Error;
 #[cfg(doc)]
 use crate::error::ErrorKind;
-use crate::host::HostHandle;
+use crate::host::handle::HostHandle;
 use crate::state::StateKey;
-
-/// A turn's uncommitted changes. A fixed-seed hasher: making an empty map (every turn does,
-/// twice) then costs nothing, and a turn's own keys need no DoS resistance.
-pub(crate) type Pending = HashMap<String, Option<Bytes>, foldhash::fast::FixedState>;
+use crate::sync::lock;
 
 /// What one turn sees of its actor and host.
 ///
@@ -141,7 +136,8 @@ impl Context {
         let request = self.caller().request(method.into(), payload, Codec::Binary);
         self.activation
             .host
-            .send_actor(actor_type, id, request)?
+            .dispatch()
+            .send(actor_type, id, request)?
             .await
     }
 
@@ -155,28 +151,23 @@ impl Context {
         )
     }
 
-    /// A typed proxy for actor `id` of type `A`, calling as part of this turn's call chain.
-    pub fn actor<A: TypedActor>(&self, id: impl Into<ActorId>) -> A::Proxy {
-        A::Proxy::from(ActorRef::new(self.caller(), id))
-    }
-
     /// Registers (or replaces) a timer of this activation. Timers fire as turns while the actor
     /// is active; they are not persisted and do not keep the actor from being deactivated.
     ///
     /// # Errors
     /// [`ErrorKind::InvalidArgument`] when the name is empty.
     pub fn register_timer(&self, timer: Timer) -> Result<(), Error> {
-        self.activation.register_timer(timer)
+        self.activation.timers.register(timer)
     }
 
     /// Removes a timer. Returns whether it existed.
     pub fn unregister_timer(&self, name: &str) -> bool {
-        self.activation.unregister_timer(name)
+        self.activation.timers.unregister(name)
     }
 
     /// The names of this activation's timers.
     pub fn timer_names(&self) -> Vec<String> {
-        self.activation.timer_names()
+        self.activation.timers.names()
     }
 
     /// Whether this turn changed any state (cheaper than `take_pending` on a turn that did not).
@@ -269,10 +260,4 @@ impl ActorState<'_> {
     pub fn store_key(&self, key: &str) -> StateKey {
         self.ctx.activation.state_key(key)
     }
-}
-
-/// Locks a std mutex, recovering the data if a panicking thread poisoned it: every critical
-/// section in this module leaves its data consistent before it can panic.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

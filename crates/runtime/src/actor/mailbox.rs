@@ -4,7 +4,9 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{CallChain, CallOrigin, Deadline};
+use super::call::CallOrigin;
+use super::chain::CallChain;
+use super::deadline::Deadline;
 use crate::codec::Codec;
 use crate::error::Error;
 use crate::state::ETag;
@@ -140,4 +142,15 @@ impl Slot {
             Slot::Active(m) | Slot::Deactivating(m) => m,
         }
     }
+}
+
+/// What the rest of the host sees of its activation table (`actor::table`): a narrow view, so
+/// that the handle does not depend on the table.
+pub(crate) trait LocalActors: Send + Sync + std::fmt::Debug {
+    /// The number of active actors of `actor_type` on this host.
+    fn active_count(&self, actor_type: &str) -> usize;
+
+    /// The mailbox of actor `actor_type`/`id` if it has an activation here (active or
+    /// deactivating); `None` when this host does not serve the type at all.
+    fn mailbox(&self, actor_type: &str, id: &str) -> Option<Option<Arc<Mailbox>>>;
 }

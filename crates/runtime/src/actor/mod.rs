@@ -13,99 +13,37 @@
 //! (never held across an `.await`). `#[actor]` generates all of this for plain `&mut self` methods.
 
 pub(crate) mod activation;
-mod chain;
+pub(crate) mod call;
+mod caller;
+pub(crate) mod chain;
 mod context;
-mod deadline;
-mod handle;
-mod id;
+pub(crate) mod deadline;
+pub(crate) mod entry;
+pub(crate) mod id;
 pub(crate) mod mailbox;
 pub mod names;
 mod outside;
 mod registration;
+pub(crate) mod table;
 pub(crate) mod timer;
 pub(crate) mod typed;
 
+pub use call::{Call, CallOrigin};
+pub use caller::Caller;
 pub use context::{ActorState, Context};
-pub use handle::{ActorRef, Caller};
 pub use id::{ActorId, ActorKey, ActorType};
 pub use registration::ActorRegistration;
 pub use timer::{Timer, MIN_PERIOD};
-pub use typed::{ActorCell, TypedActor, STATE_KEY};
+pub use typed::{ActorCell, ActorRef, TypedActor, STATE_KEY};
 
 pub(crate) use chain::CallChain;
 pub(crate) use deadline::{Deadline, TurnDeadline};
-pub(crate) use mailbox::{CallEnvelope, Envelope, Slot};
-pub(crate) use registration::TypeEntry;
 
-use std::borrow::Cow;
 use std::future::Future;
 
 use bytes::Bytes;
 
-use crate::codec::Codec;
 use crate::error::Error;
-
-/// Why a turn runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CallOrigin {
-    /// A call from a caller (another actor, or code holding a host handle).
-    Call,
-    /// The firing of the named timer.
-    Timer(String),
-    /// The firing of the named reminder (see [`crate::reminder`]).
-    Reminder(String),
-}
-
-/// One incoming call: the method to run and its encoded arguments.
-#[derive(Debug, Clone)]
-pub struct Call {
-    method: Cow<'static, str>,
-    payload: Bytes,
-    codec: Codec,
-    origin: CallOrigin,
-}
-
-impl Call {
-    pub(crate) fn new(
-        method: Cow<'static, str>,
-        payload: Bytes,
-        codec: Codec,
-        origin: CallOrigin,
-    ) -> Self {
-        Self {
-            method,
-            payload,
-            codec,
-            origin,
-        }
-    }
-
-    /// The codec of the payload; the reply is expected in the same codec.
-    pub fn codec(&self) -> Codec {
-        self.codec
-    }
-
-    /// The method name.
-    pub fn method(&self) -> &str {
-        &self.method
-    }
-
-    /// The encoded arguments.
-    pub fn payload(&self) -> &Bytes {
-        &self.payload
-    }
-
-    /// Takes the encoded arguments.
-    pub fn into_payload(self) -> Bytes {
-        self.payload
-    }
-
-    /// Why this turn runs.
-    pub fn origin(&self) -> &CallOrigin {
-        &self.origin
-    }
-}
 
 /// A virtual actor. The low-level trait: most code uses `#[weft::actor]` instead.
 ///

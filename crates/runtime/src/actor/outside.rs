@@ -4,24 +4,24 @@
 //! so a host that is not (or no longer) the owner cannot write, and the turn fails with it.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::activation::{fence, fenced_error, EPOCH_KEY};
-use super::context::lock;
 use super::names::{check_state_key, check_target};
 use super::{ActorId, ActorKey, ActorType};
 use crate::error::{Error, ErrorKind};
-use crate::host::HostHandle;
+use crate::host::handle::HostHandle;
 use crate::state::{Condition, Operation, StateKey};
+use crate::sync::lock;
 
 impl HostHandle {
     /// Whether actor `actor_type`/`id` has an activation on this host now (it may be running a
     /// turn, or deactivating). A hint: the actor may deactivate or move right after.
     pub fn is_active_here(&self, actor_type: &str, id: &str) -> bool {
-        self.type_entry(actor_type)
-            .is_some_and(|ty| ty.table.contains_key(id))
+        self.local()
+            .mailbox(actor_type, id)
+            .is_some_and(|mailbox| mailbox.is_some())
     }
 
     /// Reads the committed value of state key `key` of actor `actor_type`/`id` from the store
@@ -79,7 +79,7 @@ impl HostHandle {
             let what = format_args!("state write of {key}");
             return Err(cluster.lease.refusal(&cluster.host_id, &what));
         }
-        let Some(ty) = self.type_entry(actor_type) else {
+        let Some(mailbox) = self.local().mailbox(actor_type, id) else {
             return Err(Error::new(
                 ErrorKind::NotFound,
                 format!("this host does not serve actor type `{actor_type}`"),
@@ -94,11 +94,7 @@ impl HostHandle {
                 ),
             )
         };
-        let mailbox = ty
-            .table
-            .get(id)
-            .map(|slot| Arc::clone(slot.mailbox()))
-            .ok_or_else(not_here)?;
+        let mailbox = mailbox.ok_or_else(not_here)?;
         if mailbox.fenced.load(Ordering::Acquire) {
             return Err(fenced_error(&key));
         }

@@ -5,14 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use futures::future::BoxFuture;
 
-use super::activation::{self, ActivationStart};
-use super::{Actor, ActorCell, ActorId, ActorType, Slot, TypedActor};
-use crate::config::{ActorTypeConfig, EffectiveTypeConfig, HostConfig, Reentrancy};
+use super::activation::{lifecycle, Spawner};
+use super::entry::TypeEntry;
+use super::{Actor, ActorCell, ActorId, ActorType, TypedActor};
+use crate::config::{ActorTypeConfig, HostConfig, Reentrancy};
 use crate::error::Error;
-
-type Spawner = Arc<dyn Fn(ActivationStart) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// An actor type to register with a host: its name, how to create an instance, and its
 /// settings (which default to the host's).
@@ -56,7 +54,7 @@ impl ActorRegistration {
         let factory: Arc<dyn Fn(&ActorId) -> A + Send + Sync> = Arc::new(factory);
         let spawner: Spawner = Arc::new(move |start| {
             let factory = Arc::clone(&factory);
-            Box::pin(activation::run::<A>(factory, start))
+            Box::pin(lifecycle::run::<A>(factory, start))
         });
         Self {
             actor_type: actor_type.into(),
@@ -94,31 +92,14 @@ impl ActorRegistration {
         self
     }
 
-    pub(crate) fn into_entry(self, host: &HostConfig) -> Result<TypeEntry, Error> {
+    /// The running type's entry, and how its activations are spawned.
+    pub(crate) fn into_entry(self, host: &HostConfig) -> Result<(TypeEntry, Spawner), Error> {
         super::names::check_actor_type(self.actor_type.as_str())?;
-        Ok(TypeEntry {
+        let entry = TypeEntry {
             config: self.config.resolve(host)?,
             name: self.actor_type,
             table: DashMap::with_hasher(foldhash::fast::RandomState::default()),
-            spawner: self.spawner,
-        })
-    }
-}
-
-/// A registered actor type on a running host: settings and the table of its activations.
-pub(crate) struct TypeEntry {
-    pub(crate) name: ActorType,
-    pub(crate) config: EffectiveTypeConfig,
-    pub(crate) table: DashMap<ActorId, Slot, foldhash::fast::RandomState>,
-    pub(crate) spawner: Spawner,
-}
-
-impl fmt::Debug for TypeEntry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TypeEntry")
-            .field("name", &self.name)
-            .field("config", &self.config)
-            .field("activations", &self.table.len())
-            .finish_non_exhaustive()
+        };
+        Ok((entry, self.spawner))
     }
 }

@@ -8,10 +8,7 @@ use bytes::Bytes;
 use crate::error::{Error, ErrorKind};
 use crate::reminder::parse::{self, Moment};
 
-/// The shortest period of a timer or a reminder: 10 ms. A shorter one is refused with
-/// [`ErrorKind::InvalidArgument`]: a 1 ns period would fire as fast as the actor can answer,
-/// taking every turn of the actor and a core of the host.
-pub const MIN_PERIOD: Duration = Duration::from_millis(10);
+pub use crate::reminder::parse::MIN_PERIOD;
 
 /// Refuses a period under [`MIN_PERIOD`] (`what` names the timer or reminder).
 pub(crate) fn check_period(what: &str, period: Duration) -> Result<(), Error> {

@@ -11,17 +11,24 @@
 //! [`ErrorKind::Reentrancy`] instead of deadlocking; nested `&self` calls into an actor whose
 //! outer turn is also `&self` work.
 
-use std::fmt::Debug;
+use std::borrow::Cow;
+use std::fmt::{self, Debug};
 use std::future::Future;
+use std::marker::PhantomData;
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::{Actor, ActorRef, Call, Context};
+use super::call::Call;
+use super::caller::Caller;
+use super::context::Context;
+use super::id::ActorId;
+use super::Actor;
 use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
+use crate::host::handle::HostHandle;
 
 /// The state key under which a typed actor's struct is stored.
 pub const STATE_KEY: &str = "state";
@@ -201,5 +208,117 @@ impl<S: TypedActor> Actor for ActorCell<S> {
 
     async fn handle(&self, ctx: &Context, call: Call) -> Result<Bytes, Error> {
         S::dispatch(self, ctx, call).await
+    }
+}
+
+/// A typed reference to actor `id` of type `A`. `#[actor]` wraps it in a proxy with one method
+/// per actor method; this type offers the untyped and generic calls underneath.
+pub struct ActorRef<A> {
+    caller: Caller,
+    id: ActorId,
+    _actor: PhantomData<fn() -> A>,
+}
+
+impl<A> Clone for ActorRef<A> {
+    fn clone(&self) -> Self {
+        Self {
+            caller: self.caller.clone(),
+            id: self.id.clone(),
+            _actor: PhantomData,
+        }
+    }
+}
+
+impl<A: TypedActor> fmt::Debug for ActorRef<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ActorRef({}/{})", A::ACTOR_TYPE, self.id)
+    }
+}
+
+impl<A: TypedActor> ActorRef<A> {
+    /// A reference to actor `id`, calling as `caller`.
+    pub fn new(caller: Caller, id: impl Into<ActorId>) -> Self {
+        Self {
+            caller,
+            id: id.into(),
+            _actor: PhantomData,
+        }
+    }
+
+    /// The actor's id.
+    pub fn id(&self) -> &ActorId {
+        &self.id
+    }
+
+    /// Calls `method` with an already encoded payload in `codec`; the reply is in the same codec.
+    ///
+    /// # Errors
+    /// As [`HostHandle::call`].
+    pub async fn call_raw(
+        &self,
+        method: impl Into<Cow<'static, str>>,
+        payload: Bytes,
+        codec: Codec,
+    ) -> Result<Bytes, Error> {
+        let request = self.caller.request(method.into(), payload, codec);
+        self.caller
+            .host
+            .dispatch()
+            .send(A::ACTOR_TYPE, self.id.as_str(), request)?
+            .await
+    }
+
+    /// Calls a method whose result is `R`, with arguments `args` (`()`, one value, or a tuple).
+    ///
+    /// # Errors
+    /// As [`HostHandle::call`]; [`ErrorKind::InvalidArgument`] when the reply does not decode.
+    pub async fn invoke<Args, R>(&self, method: &'static str, args: &Args) -> Result<R, Error>
+    where
+        Args: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let codec = Codec::Binary;
+        let reply = self.call_raw(method, codec.encode(args)?, codec).await?;
+        codec.decode(&reply)
+    }
+
+    /// Calls a method that returns `Result<T, E>`: the actor's own error comes back as `Ok(Err(e))`,
+    /// typed; failures of the call itself as `Err`.
+    ///
+    /// # Errors
+    /// As [`ActorRef::invoke`].
+    pub async fn invoke_fallible<Args, T, E>(
+        &self,
+        method: &'static str,
+        args: &Args,
+    ) -> Result<Result<T, E>, Error>
+    where
+        Args: Serialize + ?Sized,
+        T: DeserializeOwned,
+        E: DeserializeOwned,
+    {
+        let codec = Codec::Binary;
+        match self.call_raw(method, codec.encode(args)?, codec).await {
+            Ok(reply) => Ok(Ok(codec.decode(&reply)?)),
+            Err(e) if e.kind() == ErrorKind::ActorFailed => match e.app_error() {
+                Some(app) => Ok(Err(codec.decode(app)?)),
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl HostHandle {
+    /// A typed proxy for actor `id` of the `#[weft::actor]` type `A`.
+    pub fn actor<A: TypedActor>(&self, id: impl Into<ActorId>) -> A::Proxy {
+        A::Proxy::from(ActorRef::new(Caller::host(self.clone()), id))
+    }
+}
+
+impl Context {
+    /// A typed proxy for actor `id` of type `A`, calling as part of this turn's call chain.
+    pub fn actor<A: TypedActor>(&self, id: impl Into<ActorId>) -> A::Proxy {
+        A::Proxy::from(ActorRef::new(self.caller(), id))
     }
 }

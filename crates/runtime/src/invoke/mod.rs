@@ -4,6 +4,8 @@
 pub(crate) mod client;
 pub(crate) mod codec;
 pub(crate) mod policy;
+pub(crate) mod request;
+pub(crate) mod router;
 pub(crate) mod server;
 pub(crate) mod wire;
 

@@ -16,9 +16,10 @@ use tokio::time::Instant;
 use tower::util::ServiceExt;
 use tower::ServiceBuilder;
 
-use crate::actor::Deadline;
+use super::request::Request;
+use super::router::Router;
+use crate::actor::deadline::Deadline;
 use crate::error::{Error, ErrorKind};
-use crate::host::{HostHandle, Request};
 use crate::resiliency::{
     BreakerLayer, BreakerRegistry, HasDeadline, RetryLayer, Target, TimeoutLayer,
 };
@@ -33,7 +34,7 @@ struct ActorAttempt {
 
 impl HasDeadline for ActorAttempt {
     fn deadline(&self) -> Instant {
-        // Fixed by `invoke_actor_policed` before the first attempt.
+        // Fixed by `send_policed` before the first attempt.
         self.request.deadline.instant()
     }
 
@@ -49,9 +50,9 @@ pub(crate) fn has_actor_policies(spec: &crate::resiliency::Resiliency) -> bool {
         || spec.resolve(Target::Actor(""), "") != crate::resiliency::ResolvedPolicy::default()
 }
 
-impl HostHandle {
+impl Router {
     /// An actor call under the host's actor policies, counted in its metrics.
-    pub(crate) async fn invoke_actor_policed(
+    pub(super) async fn send_policed(
         &self,
         actor_type: &str,
         id: &str,
@@ -61,7 +62,7 @@ impl HostHandle {
         // Retries and timeouts need one instant, not a timeout that restarts at each look.
         request.deadline = Deadline::At(request.deadline.instant());
         let method = request.method.clone();
-        let fabric = Arc::clone(self.fabric());
+        let fabric = Arc::clone(&self.fabric);
         let result = if fabric.actor_policies {
             let policy = fabric
                 .resiliency
@@ -73,11 +74,11 @@ impl HostHandle {
                     .or_insert_with(|| BreakerRegistry::new(Arc::clone(p)))
                     .clone()
             });
-            let host = self.clone();
+            let router = self.clone();
             let (ty, actor) = (Arc::<str>::from(actor_type), Arc::<str>::from(id));
             let route = tower::service_fn(move |attempt: ActorAttempt| {
-                let (host, ty, actor) = (host.clone(), Arc::clone(&ty), Arc::clone(&actor));
-                async move { host.dispatch_actor(&ty, &actor, attempt.request)?.await }
+                let (router, ty, actor) = (router.clone(), Arc::clone(&ty), Arc::clone(&actor));
+                async move { router.dispatch(&ty, &actor, attempt.request)?.await }
             });
             let stack = ServiceBuilder::new()
                 .option_layer(policy.retry.map(RetryLayer::new))
@@ -95,7 +96,7 @@ impl HostHandle {
             };
             stack.oneshot(attempt).await
         } else {
-            self.dispatch_actor(actor_type, id, request)?.await
+            self.dispatch(actor_type, id, request)?.await
         };
         if let Some(metrics) = &fabric.metrics {
             metrics.record_request(

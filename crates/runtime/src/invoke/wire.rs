@@ -1,6 +1,13 @@
-//! The only mapping between runtime errors and the wire (`Failure` in invoke.proto).
+//! The only mapping between the runtime and the wire of invoke.proto: errors (`Failure`),
+//! codecs, and actor calls with their call chains.
+
+use std::time::Duration;
 
 use super::proto;
+use super::request::Request;
+use crate::actor::chain::CallChain;
+use crate::actor::deadline::Deadline;
+use crate::actor::id::{ActorId, ActorKey, ActorType};
 use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
 use crate::security::tls::HandshakeFailed;
@@ -79,6 +86,64 @@ pub(crate) fn codec_from_wire(codec: i32) -> Result<Codec, Error> {
             format!("unknown codec {codec} in a forwarded call"),
         )),
     }
+}
+
+/// The wire form of a call to actor `actor_type`/`id`, routed by table `version`.
+pub(crate) fn call_to_wire(
+    request: &Request,
+    actor_type: &str,
+    id: &str,
+    version: u64,
+) -> proto::CallRequest {
+    proto::CallRequest {
+        actor_type: actor_type.to_owned(),
+        actor_id: id.to_owned(),
+        method: request.method.to_string(),
+        payload: request.payload.clone(),
+        codec: codec_to_wire(request.codec),
+        hop_count: request.hop_count,
+        table_version: version,
+        chain: request.chain.as_ref().map(|c| proto::CallChain {
+            id: c.id(),
+            path: c
+                .path()
+                .iter()
+                .map(|k| proto::ActorKey {
+                    actor_type: k.actor_type.to_string(),
+                    actor_id: k.id.to_string(),
+                })
+                .collect(),
+        }),
+        metadata: Default::default(),
+    }
+}
+
+/// The runtime's request for an inbound `Invoke/Call`: its codec, call chain and `timeout`,
+/// marked as forwarded once more.
+///
+/// # Errors
+/// [`crate::ErrorKind::InvalidArgument`] for a codec the runtime does not know.
+pub(crate) fn request_from_wire(
+    call: proto::CallRequest,
+    timeout: Duration,
+) -> Result<Request, Error> {
+    let codec = codec_from_wire(call.codec)?;
+    let chain = call.chain.map(|c| {
+        let path = c
+            .path
+            .into_iter()
+            .map(|k| ActorKey::new(ActorType::from(k.actor_type), ActorId::from(k.actor_id)))
+            .collect();
+        CallChain::from_parts(c.id, path)
+    });
+    Ok(Request {
+        method: call.method.into(),
+        payload: call.payload,
+        codec,
+        deadline: Deadline::After(timeout),
+        chain,
+        hop_count: call.hop_count.saturating_add(1),
+    })
 }
 
 /// A transport failure of a forwarded call, and whether the request provably never reached

@@ -21,23 +21,33 @@ use weft_placement::proto::placement_client::PlacementClient;
 use weft_placement::proto::placement_message::Body as PlacementBody;
 use weft_placement::proto::{Ack, Heartbeat, HostMessage, Leave, Order, Phase, Register};
 
-use super::ClusterConfig;
-use crate::host::HostHandle;
+use super::{Cluster, ClusterConfig, Drain};
 use crate::security::tls::TlsConnector;
+use crate::security::WorkloadIdentity;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// What a host's placement client works with.
+pub(crate) struct Follower {
+    pub(crate) cluster: Arc<Cluster>,
+    pub(crate) config: ClusterConfig,
+    /// The host's app id and actor types, as it registers them.
+    pub(crate) app_id: String,
+    pub(crate) actor_types: Vec<String>,
+    /// Mutual TLS towards placement, when the host has a workload identity.
+    pub(crate) identity: Option<WorkloadIdentity>,
+    /// The host's activations, drained when a table places them elsewhere.
+    pub(crate) drain: Arc<dyn Drain>,
+}
+
 /// Runs until `stop` is cancelled.
-pub(crate) async fn run(
-    host: HostHandle,
-    config: ClusterConfig,
-    advertise: String,
-    stop: CancellationToken,
-) {
+pub(crate) async fn run(follower: Follower, stop: CancellationToken) {
+    let host = &follower;
+    let config = &follower.config;
     let mut backoff = Duration::from_millis(100);
     loop {
         // The session watches `stop` itself, so that it can say `Leave` before it ends.
-        let outcome = session(&host, &config, &advertise, &stop, &mut backoff).await;
+        let outcome = session(host, &stop, &mut backoff).await;
         if stop.is_cancelled() {
             return;
         }
@@ -45,9 +55,7 @@ pub(crate) async fn run(
             tracing::warn!(placement = %config.placement, error = %why,
                 retry_in = ?backoff, "placement stream lost; serving with the last tables while the lease holds");
         }
-        if let Some(cluster) = host.cluster() {
-            cluster.tables.unlock_all();
-        }
+        host.cluster.tables.unlock_all();
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(backoff) => {}
@@ -58,15 +66,11 @@ pub(crate) async fn run(
 
 /// One connection to placement, until it breaks.
 async fn session(
-    host: &HostHandle,
-    config: &ClusterConfig,
-    advertise: &str,
+    host: &Follower,
     stop: &CancellationToken,
     backoff: &mut Duration,
 ) -> Result<(), String> {
-    let Some(cluster) = host.cluster() else {
-        return Err("not a cluster host".to_owned());
-    };
+    let (cluster, config) = (&host.cluster, &host.config);
     let endpoint = tonic::transport::Endpoint::from_shared(config.placement.clone())
         .map_err(|e| format!("bad placement address: {e}"))?
         .connect_timeout(Duration::from_secs(2))
@@ -75,7 +79,7 @@ async fn session(
     // With a workload identity the stream is mutual TLS: placement's certificate must chain to
     // the trust bundle and be of the trust domain, and it sees ours.
     let connect = async {
-        match host.identity() {
+        match &host.identity {
             Some(identity) => {
                 endpoint
                     .connect_with_connector(TlsConnector::new(identity.client_config()))
@@ -94,10 +98,10 @@ async fn session(
     let (tx, rx) = mpsc::channel(64);
     let register = Register {
         host_id: config.host_id.clone(),
-        app_id: host.config().app_id.clone(),
+        app_id: host.app_id.clone(),
         namespace: config.namespace.clone(),
-        address: advertise.to_owned(),
-        actor_types: host.actor_types(),
+        address: cluster.address.clone(),
+        actor_types: host.actor_types.clone(),
     };
     // Heartbeats in flight: (seq, when sent); a lease runs from its heartbeat's sending.
     let mut sent: VecDeque<(u64, Instant)> = VecDeque::new();
@@ -126,7 +130,7 @@ async fn session(
     loop {
         if work.is_none() {
             if let Some(next) = queue.pop_front() {
-                work = Some(carry_out(host, &cluster, config, next));
+                work = Some(carry_out(host, next));
             }
         }
         tokio::select! {
@@ -208,7 +212,7 @@ async fn session(
 }
 
 /// Gives a lapsed lease back (see `fresh` in [`session`]) and wakes calls waiting for it.
-fn revive_lease(cluster: &super::Cluster, at: Instant, duration: Duration) {
+fn revive_lease(cluster: &Cluster, at: Instant, duration: Duration) {
     if cluster.lease.revive(at, duration) {
         tracing::info!(lease = ?duration, "placement lease held");
         cluster.tables.touch();
@@ -232,22 +236,17 @@ enum Done {
     FreshTable,
 }
 
-fn carry_out<'a>(
-    host: &'a HostHandle,
-    cluster: &'a Arc<super::Cluster>,
-    config: &'a ClusterConfig,
-    task: Task,
-) -> Work<'a> {
+fn carry_out(host: &Follower, task: Task) -> Work<'_> {
+    let cluster = &host.cluster;
     match task {
-        Task::Order(order) => {
-            Box::pin(async move { Done::Ack(follow(host, cluster, order).await) })
-        }
+        Task::Order(order) => Box::pin(async move { Done::Ack(follow(host, order).await) }),
         Task::Snapshot(snapshot) => Box::pin(async move {
             cluster.tables.snapshot(snapshot.tables);
-            tracing::info!(placement = %config.placement, "joined placement");
+            tracing::info!(placement = %host.config.placement, "joined placement");
             // A rejoin: whatever we still run that the tables now place elsewhere goes, before
             // we take part in any round (its acks come after this).
-            host.drain_moved(&host.actor_types(), &cluster.host_id)
+            host.drain
+                .drain_moved(&cluster.tables, &host.actor_types, &cluster.host_id)
                 .await;
             Done::FreshTable
         }),
@@ -269,7 +268,8 @@ async fn leave(
 }
 
 /// Carries out one phase of a round and returns its acknowledgement.
-async fn follow(host: &HostHandle, cluster: &Arc<super::Cluster>, order: Order) -> Ack {
+async fn follow(host: &Follower, order: Order) -> Ack {
+    let cluster = &host.cluster;
     let phase = Phase::try_from(order.phase).unwrap_or(Phase::Unspecified);
     let span = tracing::debug_span!("placement.round", round = order.round, phase = ?phase,
         types = order.tables.len());
@@ -284,7 +284,9 @@ async fn follow(host: &HostHandle, cluster: &Arc<super::Cluster>, order: Order) 
             drop(_enter);
             // Only after every actor we no longer own has finished its turn, committed and
             // deactivated do we acknowledge: the new owner cannot activate it before.
-            host.drain_moved(&changed, &cluster.host_id).await;
+            host.drain
+                .drain_moved(&cluster.tables, &changed, &cluster.host_id)
+                .await;
         }
         Phase::Unlock => cluster.tables.unlock(&order.tables),
         Phase::Unspecified => {

@@ -1,12 +1,7 @@
-//! The cluster side of a host: its placement client, the local table cache, and the router that
-//! sends each actor call to the host owning the actor.
-//!
-//! Routing (`route`): look the actor up in the local table (no network hop). The owner is this
-//! host → the local call path. Another host → forward once over gRPC. The type is locked by a
-//! dissemination round → hold the call until unlocked. The owner said "moved", is shutting down,
-//! or provably never got the call (connection refused) → wait for the next table change and
-//! route again. This host owns the actor but holds no placement lease (see [`lease`]) → wait
-//! until placement answers again. Everything is bounded by the call's deadline.
+//! The cluster side of a host: its placement client, the local table cache, the lease that
+//! bounds how long the host may act on a table placement no longer confirms, and the cluster
+//! registry for service calls. It answers lookups; routing calls is the router's
+//! (`invoke::router`).
 
 pub(crate) mod client;
 pub(crate) mod lease;
@@ -18,15 +13,12 @@ pub(crate) use registry::{Members, PlacementResolver};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
+use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-use crate::actor::Deadline;
 use crate::error::{Error, ErrorKind};
-use crate::host::{HostHandle, Request};
-use crate::invoke::client::{Expected, Peers, RemoteError};
-use crate::invoke::{proto, wire};
-use table::{Lookup, Tables};
+use crate::invoke::client::Peers;
+use table::Tables;
 
 /// How a host joins a cluster: its identity, where it listens for other hosts, and where
 /// placement is.
@@ -120,137 +112,23 @@ pub(crate) struct Cluster {
     pub(crate) address: String,
     pub(crate) tables: Tables,
     /// Every host of the cluster with its app id: the placement registry for service calls.
-    pub(crate) members: Members,
+    pub(crate) members: std::sync::Arc<Members>,
     pub(crate) peers: std::sync::Arc<Peers>,
     /// Until when this host may start turns of the actors placed on it.
     pub(crate) lease: lease::Lease,
+    /// Stops the placement client (it says `Leave` first).
     pub(crate) stop_client: CancellationToken,
-    /// The placement client's task: shutdown waits for it to say `Leave`.
-    pub(crate) client_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-/// Sends the call to the owner of `actor_type`/`id`; see the module docs.
-pub(crate) async fn route(
-    host: &HostHandle,
-    cluster: &Cluster,
-    actor_type: &str,
-    id: &str,
-    mut request: Request,
-) -> Result<Bytes, Error> {
-    // Every path below may wait (or go to another host): the deadline is an instant from here.
-    let deadline = request.deadline.instant();
-    request.deadline = Deadline::At(deadline);
-    let mut changes = cluster.tables.subscribe();
-    loop {
-        changes.borrow_and_update();
-        let waiting_for = match cluster.tables.lookup(actor_type, id) {
-            Lookup::Owner { host_id, .. } if host_id == cluster.host_id => {
-                if cluster.lease.is_held() {
-                    return host.send_local(actor_type, id, request)?.await;
-                }
-                // Until placement answers again: our table may be stale, another host may own
-                // the actor already.
-                cluster
-                    .lease
-                    .refusal(&cluster.host_id, &format_args!("call to {actor_type}/{id}"))
-            }
-            Lookup::Owner { .. } if request.hop_count >= 1 => {
-                // Forward once: the caller re-routes with its own (then newer) table.
-                return Err(Error::new(
-                    ErrorKind::Moved,
-                    format!(
-                        "{actor_type}/{id} is not on this host (host {})",
-                        cluster.host_id
-                    ),
-                ));
-            }
-            Lookup::Owner {
-                address,
-                version,
-                app_id,
-                ..
-            } => {
-                let wire_request = to_wire(&request, actor_type, id, version);
-                // Over mTLS the owner must prove it is the app placement reported.
-                let expected = Expected {
-                    namespace: None,
-                    app_id: &app_id,
-                };
-                match cluster
-                    .peers
-                    .call(&address, Some(expected), wire_request, deadline)
-                    .await
-                {
-                    Ok(reply) => return Ok(reply),
-                    Err(RemoteError::Callee(e))
-                        if matches!(e.kind(), ErrorKind::Moved | ErrorKind::ShuttingDown) =>
-                    {
-                        e
-                    }
-                    Err(RemoteError::Callee(e)) => return Err(e),
-                    Err(RemoteError::Transport {
-                        error,
-                        never_sent: true,
-                    }) => error,
-                    Err(RemoteError::Transport { error, .. }) => return Err(error),
-                }
-            }
-            Lookup::Locked(until) => {
-                let until = until.min(deadline);
-                tokio::select! {
-                    _ = changes.changed() => {}
-                    () = tokio::time::sleep_until(until) => {}
-                }
-                continue;
-            }
-            Lookup::NotReady => Error::new(
-                ErrorKind::Unavailable,
-                "this host has no placement table yet",
-            ),
-            Lookup::Unknown if !host.serves(actor_type) && cluster.tables.is_ready() => {
-                return Err(Error::new(
-                    ErrorKind::NotFound,
-                    format!("no host of this namespace serves actor type `{actor_type}`"),
-                ));
-            }
-            Lookup::Unknown => Error::new(
-                ErrorKind::Unavailable,
-                format!("actor type `{actor_type}` has no placement table yet"),
-            ),
-        };
-        // Wait for the next table change, within the call's deadline.
-        if tokio::time::timeout_at(deadline, changes.changed())
-            .await
-            .is_err()
-        {
-            return Err(Error::deadline(format!(
-                "call to {actor_type}/{id} found no reachable owner before its deadline ({})",
-                waiting_for.message()
-            )));
-        }
-    }
-}
-
-fn to_wire(request: &Request, actor_type: &str, id: &str, version: u64) -> proto::CallRequest {
-    proto::CallRequest {
-        actor_type: actor_type.to_owned(),
-        actor_id: id.to_owned(),
-        method: request.method.to_string(),
-        payload: request.payload.clone(),
-        codec: wire::codec_to_wire(request.codec),
-        hop_count: request.hop_count,
-        table_version: version,
-        chain: request.chain.as_ref().map(|c| proto::CallChain {
-            id: c.id(),
-            path: c
-                .path()
-                .iter()
-                .map(|k| proto::ActorKey {
-                    actor_type: k.actor_type.to_string(),
-                    actor_id: k.id.to_string(),
-                })
-                .collect(),
-        }),
-        metadata: Default::default(),
-    }
+/// What the placement client needs of the host's activations: drain the actors a new table
+/// places elsewhere. Implemented by the activation table.
+pub(crate) trait Drain: Send + Sync {
+    /// Deactivates (finish turn, commit, `on_deactivate`) the local actors of `types` that
+    /// `tables` place on another host than `host_id`, and waits until they are gone.
+    fn drain_moved<'a>(
+        &'a self,
+        tables: &'a Tables,
+        types: &'a [String],
+        host_id: &'a str,
+    ) -> BoxFuture<'a, ()>;
 }

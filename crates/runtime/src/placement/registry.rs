@@ -7,7 +7,6 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use weft_placement::proto::Member;
 
-use super::Cluster;
 use crate::error::Error;
 use crate::resolve::{check_names, no_instances, Instance, NameResolver};
 
@@ -69,19 +68,18 @@ impl Members {
 /// leaves (or dies and misses its heartbeats) disappears.
 #[derive(Debug, Clone)]
 pub(crate) struct PlacementResolver {
-    cluster: Arc<Cluster>,
+    members: Arc<Members>,
 }
 
 impl PlacementResolver {
-    pub(crate) fn new(cluster: Arc<Cluster>) -> Self {
-        Self { cluster }
+    pub(crate) fn new(members: Arc<Members>) -> Self {
+        Self { members }
     }
 
     /// The members serving `app_id` in `namespace`, from the latest view placement sent.
     fn lookup(&self, app_id: &str, namespace: &str) -> Result<Arc<[Instance]>, Error> {
         check_names(app_id, namespace)?;
-        self.cluster
-            .members
+        self.members
             .find(app_id, namespace)
             .filter(|found| !found.is_empty())
             .ok_or_else(|| no_instances(app_id, namespace))

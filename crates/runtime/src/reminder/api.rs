@@ -9,7 +9,7 @@ use super::{Reminder, ReminderInfo, ReminderStats};
 use crate::actor::names::{check_reminder_name as check_name, check_target};
 use crate::actor::{ActorType, Context};
 use crate::error::{Error, ErrorKind};
-use crate::host::HostHandle;
+use crate::host::handle::HostHandle;
 use crate::state::{Condition, Operation};
 
 impl HostHandle {
@@ -87,7 +87,7 @@ impl HostHandle {
             },
         ];
         self.store()?.transact(ops).await?;
-        if self.serves(actor_type) && owns(self, actor_type, id) {
+        if self.serves(actor_type) && owns(self.cluster(), actor_type, id) {
             self.reminders()
                 .enqueue(key, ActorType::from(actor_type), next_due_ms);
         }

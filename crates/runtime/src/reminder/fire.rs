@@ -11,7 +11,8 @@ use super::ReminderOutcome;
 use crate::actor::{ActorType, CallOrigin, Deadline};
 use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
-use crate::host::{HostHandle, Request};
+use crate::host::handle::HostHandle;
+use crate::invoke::request::Request;
 use crate::state::{Condition, Operation, StateKey, StateStore};
 use crate::telemetry::ReminderFiring;
 
@@ -69,7 +70,7 @@ pub(super) async fn fire(
             .enqueue(key.clone(), actor_type.clone(), record.next_due_ms);
         return Ok(());
     }
-    if !owns(host, actor_type.as_str(), id) {
+    if !owns(host.cluster(), actor_type.as_str(), id) {
         return Ok(());
     }
     let request = Request {
@@ -83,7 +84,11 @@ pub(super) async fn fire(
     let span = tracing::info_span!("reminder.fire", actor.type = %actor_type, actor.id = %id, reminder = %name);
     let origin = CallOrigin::Reminder(name.to_owned());
     let result = tracing::Instrument::instrument(
-        host.invoke_local_as(actor_type.as_str(), id, request, origin),
+        async {
+            host.dispatch()
+                .send_local(actor_type.as_str(), id, request, Some(Box::new(origin)))?
+                .await
+        },
         span,
     )
     .await;

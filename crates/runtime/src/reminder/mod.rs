@@ -43,7 +43,8 @@ mod api;
 mod fire;
 pub(crate) mod parse;
 mod record;
-mod scheduler;
+pub(crate) mod run;
+pub(crate) mod scheduler;
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
@@ -55,7 +56,6 @@ use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
 
 pub use parse::Moment;
-pub(crate) use scheduler::{run, Scheduler};
 pub use scheduler::{ReminderConfig, ReminderStats};
 
 /// The method a reminder calls when it names none (Dapr's `ReceiveReminder` callback).

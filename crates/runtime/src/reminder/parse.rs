@@ -5,6 +5,11 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, ErrorKind};
 
+/// The shortest period of a timer or a reminder: 10 ms. A shorter one is refused with
+/// [`ErrorKind::InvalidArgument`]: a 1 ns period would fire as fast as the actor can answer,
+/// taking every turn of the actor and a core of the host.
+pub const MIN_PERIOD: Duration = Duration::from_millis(10);
+
 /// When a reminder first fires, or when it expires: after a delay, or at an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Moment {
@@ -118,10 +123,10 @@ pub(crate) fn period(text: &str) -> Result<(Duration, Option<u32>), Error> {
     if period.is_zero() {
         return Err(err("the period must be greater than zero"));
     }
-    if period < crate::actor::MIN_PERIOD {
+    if period < MIN_PERIOD {
         return Err(err(&format!(
             "the period is shorter than the minimum of {:?}",
-            crate::actor::MIN_PERIOD
+            MIN_PERIOD
         )));
     }
     Ok((period, repetitions))

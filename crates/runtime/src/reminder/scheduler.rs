@@ -1,11 +1,5 @@
-//! The per-host reminder scheduler: polls each served type's due index a short horizon ahead,
-//! queues what this host owns, and fires each reminder as a turn when it is due.
-//!
-//! Why poll an index and not keep every reminder in memory: a host then holds only what is due
-//! soon, a new owner learns about moved reminders by its next poll (no re-read of all reminders
-//! on a rebalance), and a reminder registered anywhere is seen everywhere through the store.
-//! A local registration on the owner is queued at once, so short due times do not wait for a
-//! poll.
+//! The per-host reminder queue: what this host owns and is due within a short horizon, by due
+//! time. It only queues: `run` polls the store into it and `fire` fires what comes due.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,15 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore};
-use tokio::time::Instant;
 
-use super::record::{index_key, now_ms, parse_record_key};
+use super::record::now_ms;
 use crate::actor::ActorType;
 use crate::error::{Error, ErrorKind};
-use crate::host::HostHandle;
 use crate::placement::table::Lookup;
+use crate::placement::Cluster;
 use crate::state::StateKey;
-use crate::telemetry::ReminderFiring;
+use crate::sync::lock;
 
 /// How a host schedules reminders. Every field has a default.
 ///
@@ -127,18 +120,14 @@ struct Queue {
 /// The reminder state a host shares between its scheduler task, its firings and its API.
 #[derive(Debug)]
 pub(crate) struct Scheduler {
-    config: ReminderConfig,
+    pub(super) config: ReminderConfig,
     queue: Mutex<Queue>,
-    in_flight: Mutex<HashSet<StateKey>>,
-    wake: Notify,
-    permits: Arc<Semaphore>,
+    pub(super) in_flight: Mutex<HashSet<StateKey>>,
+    pub(super) wake: Notify,
+    pub(super) permits: Arc<Semaphore>,
     pub(super) fired: AtomicU64,
     pub(super) duplicates: AtomicU64,
-    retried: AtomicU64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub(super) retried: AtomicU64,
 }
 
 pub(super) fn ms(d: Duration) -> u64 {
@@ -196,7 +185,7 @@ impl Scheduler {
     }
 
     /// Takes every queued reminder due by `now_ms`.
-    fn take_due(&self, now_ms: u64) -> Vec<(StateKey, ActorType)> {
+    pub(super) fn take_due(&self, now_ms: u64) -> Vec<(StateKey, ActorType)> {
         let mut q = lock(&self.queue);
         let mut out = Vec::new();
         while let Some((due, key)) = q.by_due.first().cloned() {
@@ -211,104 +200,17 @@ impl Scheduler {
         out
     }
 
-    fn next_due_ms(&self) -> Option<u64> {
+    pub(super) fn next_due_ms(&self) -> Option<u64> {
         lock(&self.queue).by_due.first().map(|(due, _)| *due)
-    }
-}
-
-/// The scheduler task of a host: runs until the host aborts it at shutdown.
-pub(crate) async fn run(host: HostHandle) {
-    let poll_every = host.reminders().config.poll_interval;
-    let mut next_poll = Instant::now();
-    loop {
-        if Instant::now() >= next_poll {
-            poll(&host).await;
-            next_poll = Instant::now() + poll_every;
-        }
-        let now = now_ms();
-        for (key, actor_type) in host.reminders().take_due(now) {
-            start_firing(&host, key, actor_type);
-        }
-        let scheduler = host.reminders();
-        let wake_at = match scheduler.next_due_ms() {
-            Some(due) => {
-                next_poll.min(Instant::now() + Duration::from_millis(due.saturating_sub(now)))
-            }
-            None => next_poll,
-        };
-        tokio::select! {
-            () = tokio::time::sleep_until(wake_at) => {}
-            () = scheduler.wake.notified() => {}
-        }
     }
 }
 
 /// Whether this host should fire reminders of `actor_type`/`id` now: it owns the actor per its
 /// table (always, outside a cluster), and no rebalance of the type is under way.
-pub(crate) fn owns(host: &HostHandle, actor_type: &str, id: &str) -> bool {
-    match host.cluster() {
+pub(crate) fn owns(cluster: Option<&Cluster>, actor_type: &str, id: &str) -> bool {
+    match cluster {
         None => true,
         Some(cluster) => matches!(cluster.tables.lookup(actor_type, id),
             Lookup::Owner { host_id, .. } if host_id == cluster.host_id),
     }
-}
-
-/// Reads each served type's due index up to the horizon and queues what this host owns.
-async fn poll(host: &HostHandle) {
-    let scheduler = host.reminders();
-    let Ok(store) = host.store() else { return };
-    let app = host.config().app_id.clone();
-    let until = now_ms().saturating_add(ms(scheduler.config.horizon));
-    let page = scheduler.config.page_size;
-    for actor_type in host.actor_types() {
-        let index = index_key(&app, &actor_type);
-        let ty = ActorType::from(actor_type.as_str());
-        let mut offset = 0;
-        loop {
-            let entries = match store.scan_index(&index, until, offset, page).await {
-                Ok(entries) => entries,
-                Err(e) => {
-                    tracing::warn!(actor.type = %actor_type, error = %e, "reminder poll failed; retrying at the next poll");
-                    break;
-                }
-            };
-            for entry in &entries {
-                let Some((id, _)) = parse_record_key(&app, &actor_type, &entry.member) else {
-                    continue;
-                };
-                if owns(host, &actor_type, id)
-                    && !lock(&scheduler.in_flight).contains(&entry.member)
-                {
-                    scheduler.enqueue(entry.member.clone(), ty.clone(), entry.score);
-                }
-            }
-            if entries.len() < page {
-                break;
-            }
-            offset += entries.len();
-        }
-    }
-}
-
-/// Spawns one firing, unless the reminder is firing already.
-fn start_firing(host: &HostHandle, key: StateKey, actor_type: ActorType) {
-    let scheduler = host.reminders();
-    if !lock(&scheduler.in_flight).insert(key.clone()) {
-        return;
-    }
-    let host = host.clone();
-    let permits = Arc::clone(&scheduler.permits);
-    tokio::spawn(async move {
-        let _permit = permits.acquire_owned().await;
-        if let Err(e) = super::fire::fire(&host, &key, &actor_type).await {
-            tracing::warn!(reminder = %key, error = %e, "reminder firing failed; retrying");
-            host.reminders().retried.fetch_add(1, Ordering::Relaxed);
-            if let Some(metrics) = host.metrics() {
-                metrics.record_reminder(actor_type.as_str(), ReminderFiring::Retried);
-            }
-            let retry_at = now_ms().saturating_add(ms(host.reminders().config.poll_interval));
-            host.reminders().enqueue(key.clone(), actor_type, retry_at);
-        }
-        lock(&host.reminders().in_flight).remove(&key);
-    });
 }

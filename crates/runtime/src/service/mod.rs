@@ -22,79 +22,20 @@
 //! [`ErrorKind::AppError`]: crate::ErrorKind::AppError
 
 mod balance;
+pub(crate) mod call;
 pub(crate) mod client;
-mod message;
+mod request;
 pub(crate) mod server;
 
+pub use call::{ServiceCall, ServiceResponse};
 pub use client::DEFAULT_EJECTION;
-pub use message::{ServiceCall, ServiceRequest, ServiceResponse};
+pub use request::ServiceRequest;
 
 pub(crate) use balance::Balancer;
-
-use std::collections::HashMap;
-use std::fmt;
-use std::future::Future;
-use std::sync::Arc;
-
-use futures::future::BoxFuture;
-use futures::FutureExt;
 
 use crate::error::Error;
 
 /// A service method: takes the request, answers with a response or an error.
-pub(crate) type Handler =
-    Arc<dyn Fn(ServiceRequest) -> BoxFuture<'static, Result<ServiceResponse, Error>> + Send + Sync>;
-
-/// Boxes a typed handler closure.
-pub(crate) fn handler<F, Fut, R>(f: F) -> Handler
-where
-    F: Fn(ServiceRequest) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<R, Error>> + Send + 'static,
-    R: Into<ServiceResponse>,
-{
-    Arc::new(move |request| f(request).map(|r| r.map(Into::into)).boxed())
-}
-
-/// The methods one host serves.
-#[derive(Default, Clone)]
-pub(crate) struct Methods {
-    by_name: HashMap<String, Handler>,
-    /// Serves every method without its own handler (a pass-through to an app, say).
-    fallback: Option<Handler>,
-}
-
-impl fmt::Debug for Methods {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Methods")
-            .field("methods", &self.names())
-            .field("fallback", &self.fallback.is_some())
-            .finish()
-    }
-}
-
-impl Methods {
-    /// Adds a method; `false` when the name was taken.
-    pub(crate) fn insert(&mut self, name: String, handler: Handler) -> bool {
-        self.by_name.insert(name, handler).is_none()
-    }
-
-    pub(crate) fn set_fallback(&mut self, handler: Handler) {
-        self.fallback = Some(handler);
-    }
-
-    pub(crate) fn get(&self, name: &str) -> Option<&Handler> {
-        self.by_name.get(name).or(self.fallback.as_ref())
-    }
-
-    /// The method names, sorted.
-    pub(crate) fn names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
-        names.sort_unstable();
-        names
-    }
-}
-
-/// Checks a method name: non-empty, at most 1 KiB, no control characters.
 pub(crate) fn check_method(method: &str) -> Result<(), Error> {
     if method.is_empty() || method.len() > 1024 || method.chars().any(char::is_control) {
         return Err(Error::new(

@@ -10,21 +10,83 @@ use bytestring::ByteString;
 use futures::FutureExt;
 use tokio::time::Instant;
 
-use super::{truncate, ServiceRequest, ServiceResponse};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+
+use futures::future::BoxFuture;
+
+use super::call::ServiceResponse;
+use super::request::ServiceRequest;
+use super::truncate;
 use crate::error::{Error, ErrorKind};
-use crate::host::HostHandle;
+use crate::host::handle::HostHandle;
 use crate::invoke::proto;
 use crate::security::{AccessControl, Action, SpiffeId};
 use crate::telemetry::propagation::TraceContext;
 
+pub(crate) type Handler =
+    Arc<dyn Fn(ServiceRequest) -> BoxFuture<'static, Result<ServiceResponse, Error>> + Send + Sync>;
+
+/// Boxes a typed handler closure.
+pub(crate) fn handler<F, Fut, R>(f: F) -> Handler
+where
+    F: Fn(ServiceRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, Error>> + Send + 'static,
+    R: Into<ServiceResponse>,
+{
+    Arc::new(move |request| f(request).map(|r| r.map(Into::into)).boxed())
+}
+
+/// The methods one host serves.
+#[derive(Default, Clone)]
+pub(crate) struct Methods {
+    by_name: HashMap<String, Handler>,
+    /// Serves every method without its own handler (a pass-through to an app, say).
+    fallback: Option<Handler>,
+}
+
+impl fmt::Debug for Methods {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Methods")
+            .field("methods", &self.names())
+            .field("fallback", &self.fallback.is_some())
+            .finish()
+    }
+}
+
+impl Methods {
+    /// Adds a method; `false` when the name was taken.
+    pub(crate) fn insert(&mut self, name: String, handler: Handler) -> bool {
+        self.by_name.insert(name, handler).is_none()
+    }
+
+    pub(crate) fn set_fallback(&mut self, handler: Handler) {
+        self.fallback = Some(handler);
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Handler> {
+        self.by_name.get(name).or(self.fallback.as_ref())
+    }
+
+    /// The method names, sorted.
+    pub(crate) fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+/// Checks a method name: non-empty, at most 1 KiB, no control characters.
 /// Serves one inbound service call; every outcome becomes a reply (never a transport error).
 pub(crate) async fn serve(
     host: &HostHandle,
+    methods: &Methods,
     request: proto::ServiceRequest,
     timeout: Duration,
     caller: Option<Arc<SpiffeId>>,
 ) -> proto::ServiceReply {
-    let result = run(host, request, timeout, caller).await;
+    let result = run(host, methods, request, timeout, caller).await;
     let result = match result {
         Ok(r) => proto::service_reply::Result::Response(proto::ServiceResponse {
             status: u32::from(r.status),
@@ -47,6 +109,7 @@ pub(crate) async fn serve(
 
 async fn run(
     host: &HostHandle,
+    methods: &Methods,
     request: proto::ServiceRequest,
     timeout: Duration,
     caller: Option<Arc<SpiffeId>>,
@@ -84,7 +147,6 @@ async fn run(
             request.verb(),
         )?;
     }
-    let methods = host.methods();
     let Some(handler) = methods.get(&request.method) else {
         let names = methods.names();
         return Err(Error::new(
@@ -196,7 +258,7 @@ impl Incoming {
     }
 
     fn verb(&self) -> &str {
-        super::message::verb_or_post(&self.verb)
+        super::call::verb_or_post(&self.verb)
     }
 }
 

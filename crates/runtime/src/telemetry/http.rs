@@ -60,7 +60,7 @@ pub(crate) fn serve_metrics_on(
     metrics: Arc<Metrics>,
     limits: weft_http::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) {
+) -> tokio::task::JoinHandle<()> {
     let local = listener.local_addr().ok();
     let app = Router::new()
         .route("/metrics", get(metrics_handler))
@@ -69,7 +69,7 @@ pub(crate) fn serve_metrics_on(
         if let Err(e) = weft_http::serve(listener, app, limits, shutdown).await {
             tracing::warn!(addr = ?local, error = %e, "metrics server failed");
         }
-    });
+    })
 }
 
 async fn metrics_handler(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
