@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-
 use super::Host;
 use crate::actor::{ActorRegistration, TypedActor};
 use crate::config::{HostConfig, Reentrancy};
