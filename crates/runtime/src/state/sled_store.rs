@@ -218,8 +218,14 @@ fn abort<T>(e: StoreError) -> ConflictableTransactionResult<T, Abort> {
     Err(ConflictableTransactionError::Abort(Abort::Failed(e)))
 }
 
+/// A sled failure: corruption it detected is [`StoreErrorKind::Corrupt`] (a retry reads the same
+/// bytes), anything else (I/O above all) [`StoreErrorKind::Backend`], which may pass.
 fn backend(op: &'static str, key: Option<&StateKey>, e: sled::Error) -> StoreError {
-    StoreError::new(StoreErrorKind::Backend, op, "sled failed")
+    let (kind, message) = match e {
+        sled::Error::Corruption { .. } => (StoreErrorKind::Corrupt, "sled found corrupt data"),
+        _ => (StoreErrorKind::Backend, "sled failed"),
+    };
+    StoreError::new(kind, op, message)
         .with_optional_key(key)
         .with_source(e)
 }
@@ -634,5 +640,19 @@ mod tests {
         assert_eq!(&raw[..ETAG_LEN], &etag.as_u64().to_be_bytes());
         assert_eq!(&raw[ETAG_LEN..], b"hunter2");
         assert!(!format!("{store:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn sled_corruption_is_permanent_and_its_io_errors_are_transient() {
+        let corrupt = backend("get", None, sled::Error::Corruption { at: None, bt: () });
+        assert_eq!(corrupt.kind(), StoreErrorKind::Corrupt, "{corrupt}");
+        assert!(!corrupt.is_transient());
+        let io = backend(
+            "get",
+            None,
+            sled::Error::Io(std::io::Error::other("disk unplugged")),
+        );
+        assert_eq!(io.kind(), StoreErrorKind::Backend, "{io}");
+        assert!(io.is_transient());
     }
 }
