@@ -124,7 +124,10 @@ pub(crate) fn from_status(status: &tonic::Status, target: &str) -> (Error, bool)
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             never_sent |= h.is_canceled();
         }
-        never_sent |= format!("{e:?}").contains("REFUSED_STREAM");
+        // The peer refused the stream before it processed anything (RFC 9113 §8.7).
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            never_sent |= h2.reason() == Some(h2::Reason::REFUSED_STREAM);
+        }
         cause = e.source();
     }
     let kind = match status.code() {
@@ -209,6 +212,41 @@ mod tests {
             "{received}"
         );
         assert!(received.is_retryable(), "the call never left: {received}");
+    }
+
+    #[test]
+    fn a_refused_stream_is_never_sent_and_another_reset_is_not() {
+        use std::sync::Arc;
+        let status_with = |reason: h2::Reason| {
+            let mut status = tonic::Status::unavailable("stream reset");
+            status.set_source(Arc::new(h2::Error::from(reason)));
+            status
+        };
+        let (error, never_sent) = from_status(&status_with(h2::Reason::REFUSED_STREAM), "h");
+        assert!(never_sent);
+        assert_eq!(error.kind(), ErrorKind::Unavailable);
+        // Deeper in the chain, as tonic's transport error wraps hyper's, which wraps h2's.
+        #[derive(Debug)]
+        struct Wrapper(h2::Error);
+        impl std::fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("transport error")
+            }
+        }
+        impl std::error::Error for Wrapper {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let mut status = tonic::Status::unavailable("transport error");
+        status.set_source(Arc::new(Wrapper(h2::Error::from(
+            h2::Reason::REFUSED_STREAM,
+        ))));
+        assert!(from_status(&status, "h").1);
+        // Any other reset may come after the callee ran the call.
+        let (error, never_sent) = from_status(&status_with(h2::Reason::CANCEL), "h");
+        assert!(!never_sent);
+        assert_eq!(error.kind(), ErrorKind::Interrupted);
     }
 
     #[test]
