@@ -68,11 +68,17 @@ async fn dropping_a_host_stops_its_servers_and_its_placement_stream() {
     drop(host);
 
     assert!(
-        eventually(Duration::from_secs(5), || async { !accepts(&address).await }).await,
+        eventually(Duration::from_secs(5), || async {
+            !accepts(&address).await
+        })
+        .await,
         "the invoke server still accepts connections after the host was dropped"
     );
     assert!(
-        eventually(Duration::from_secs(5), || async { !accepts(&metrics).await }).await,
+        eventually(Duration::from_secs(5), || async {
+            !accepts(&metrics).await
+        })
+        .await,
         "the metrics server still accepts connections after the host was dropped"
     );
     // No heartbeats any more: placement declares the host failed after its faulty-host

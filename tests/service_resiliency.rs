@@ -280,7 +280,7 @@ async fn the_circuit_opens_fails_fast_half_opens_and_closes() {
     // Open: calls fail fast without reaching the instance.
     for _ in 0..5 {
         let err = fragile(&f).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+        assert_eq!(err.kind(), ErrorKind::CircuitOpen, "{err}");
         assert!(err.message().contains("circuit open for backend/"), "{err}");
     }
     assert_eq!(calls.count("fragile"), 4, "an open circuit sends nothing");

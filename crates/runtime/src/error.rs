@@ -1,8 +1,16 @@
 //! The runtime's error type: an opaque [`Error`] with an [`ErrorKind`] that callers match on.
 //!
-//! The kind carries the retry class (see [`Error::is_retryable`]): an error that proves the actor's
-//! turn never started may be retried; anything after that may not, because the turn may have
-//! had effects.
+//! The kind carries the retry class ([`ErrorKind::retry_class`]): an error that proves the call
+//! never reached the callee may always be retried; one after which the call may have run may be
+//! retried only when running it twice is harmless; anything else is the callee's answer.
+//!
+//! # Why one classification
+//!
+//! Every place that decides whether to try a call again (retry policies, the router's re-routing,
+//! reminder re-firing, the service client) asks [`ErrorKind::retry_class`], so they agree by
+//! construction. A place that has its own reason to differ (a reminder firing is at-least-once,
+//! so it also re-fires after a transient store failure) states the difference on top of the
+//! class, next to a comment saying why.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -38,7 +46,9 @@ pub enum ErrorKind {
     /// A state write lost an ETag race: another writer changed the actor's state first. The
     /// turn's changes were not committed.
     Conflict,
-    /// The state store failed; the turn's changes were not committed.
+    /// The state store failed for a reason that may pass (unreachable, timed out, an I/O
+    /// error); the turn's changes were not committed. Stored data that cannot be read is
+    /// [`ErrorKind::Corrupt`] instead.
     Store,
     /// The actor's method returned an error (see [`Error::app_error`]) or panicked.
     ActorFailed,
@@ -51,6 +61,72 @@ pub enum ErrorKind {
     /// A service method answered with an error status (see [`Error::status`] and
     /// [`Error::app_error`] for the body).
     AppError,
+    /// A circuit breaker refused the call without sending it: its target failed too often
+    /// lately. The message says when the circuit lets calls through again.
+    CircuitOpen,
+    /// Stored data could not be read back (corrupt, or written by a foreign writer in another
+    /// format). Unlike [`ErrorKind::Store`], retrying will not help.
+    Corrupt,
+}
+
+/// Whether a failed call may be tried again, as far as safety goes: did it reach the callee?
+///
+/// | Class                        | Kinds                                                    |
+/// |------------------------------|----------------------------------------------------------|
+/// | [`RetryClass::NeverSent`]      | `Unavailable`, `Moved`, `ShuttingDown`, `CircuitOpen`      |
+/// | [`RetryClass::IdempotentOnly`] | `Interrupted`, `DeadlineExceeded`                          |
+/// | [`RetryClass::Never`]          | every other kind                                         |
+///
+/// # Examples
+/// ```
+/// use weft_runtime::{ErrorKind, RetryClass};
+/// assert_eq!(ErrorKind::CircuitOpen.retry_class(), RetryClass::NeverSent);
+/// assert_eq!(ErrorKind::Interrupted.retry_class(), RetryClass::IdempotentOnly);
+/// assert_eq!(ErrorKind::ActorFailed.retry_class(), RetryClass::Never);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RetryClass {
+    /// The call provably never reached the callee (refused, moved, shutting down, circuit
+    /// open): trying again can never run it twice.
+    NeverSent,
+    /// The call may have run (the connection broke, the deadline passed mid-call): try again
+    /// only calls that are safe to run twice.
+    IdempotentOnly,
+    /// The callee answered, or trying again cannot help: do not retry.
+    Never,
+}
+
+impl ErrorKind {
+    /// The retry class of this kind: the one classification every retry decision starts from.
+    pub fn retry_class(self) -> RetryClass {
+        match self {
+            ErrorKind::Unavailable
+            | ErrorKind::Moved
+            | ErrorKind::ShuttingDown
+            | ErrorKind::CircuitOpen => RetryClass::NeverSent,
+            ErrorKind::Interrupted | ErrorKind::DeadlineExceeded => RetryClass::IdempotentOnly,
+            ErrorKind::NotFound
+            | ErrorKind::InvalidArgument
+            | ErrorKind::Reentrancy
+            | ErrorKind::Conflict
+            | ErrorKind::Store
+            | ErrorKind::Corrupt
+            | ErrorKind::ActorFailed
+            | ErrorKind::Internal
+            | ErrorKind::PermissionDenied
+            | ErrorKind::AppError => RetryClass::Never,
+        }
+    }
+
+    /// Whether a callee's refusal of this kind says the actor's owner may have changed (it
+    /// moved, or its host is leaving), so the router sends the call again after the next table
+    /// update. Only never-sent kinds qualify, since that sends the call a second time; other
+    /// never-sent refusals (an activation restarting, an open circuit) are the callee's answer,
+    /// for the caller's retry policy to judge.
+    pub(crate) fn is_owner_change(self) -> bool {
+        self.retry_class() == RetryClass::NeverSent
+            && matches!(self, ErrorKind::Moved | ErrorKind::ShuttingDown)
+    }
 }
 
 impl ErrorKind {
@@ -70,6 +146,8 @@ impl ErrorKind {
             ErrorKind::Internal => "internal error",
             ErrorKind::PermissionDenied => "permission denied",
             ErrorKind::AppError => "app error",
+            ErrorKind::CircuitOpen => "circuit open",
+            ErrorKind::Corrupt => "corrupt data",
         }
     }
 }
@@ -157,9 +235,15 @@ impl Error {
         self.inner.app_error.as_ref()
     }
 
-    /// Whether retrying the same call is safe: the actor's turn provably never started.
+    /// The retry class of this error's kind (see [`ErrorKind::retry_class`]).
+    pub fn retry_class(&self) -> RetryClass {
+        self.inner.kind.retry_class()
+    }
+
+    /// Whether retrying the same call is always safe: it provably never reached the callee
+    /// ([`RetryClass::NeverSent`]).
     pub fn is_retryable(&self) -> bool {
-        matches!(self.inner.kind, ErrorKind::Unavailable | ErrorKind::Moved)
+        self.retry_class() == RetryClass::NeverSent
     }
 
     pub(crate) fn deadline(what: impl fmt::Display) -> Self {
@@ -197,15 +281,143 @@ impl std::error::Error for Error {
     }
 }
 
+/// Keeps what the store said: a conflict, an invalid request, a failure that may pass
+/// ([`ErrorKind::Store`]) or data that cannot be read ([`ErrorKind::Corrupt`]).
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
-        let kind = if e.is_conflict() {
-            ErrorKind::Conflict
-        } else if e.kind() == StoreErrorKind::Invalid {
-            ErrorKind::InvalidArgument
-        } else {
-            ErrorKind::Store
+        let kind = match e.kind() {
+            StoreErrorKind::Conflict => ErrorKind::Conflict,
+            StoreErrorKind::Invalid => ErrorKind::InvalidArgument,
+            StoreErrorKind::Corrupt => ErrorKind::Corrupt,
+            StoreErrorKind::Unavailable | StoreErrorKind::Backend => ErrorKind::Store,
         };
         Error::new(kind, e.to_string()).with_source(e)
+    }
+}
+
+/// Every kind, for tests that go over all of them.
+#[cfg(test)]
+pub(crate) const ALL_KINDS: [ErrorKind; 16] = [
+    ErrorKind::NotFound,
+    ErrorKind::InvalidArgument,
+    ErrorKind::DeadlineExceeded,
+    ErrorKind::Unavailable,
+    ErrorKind::Moved,
+    ErrorKind::Interrupted,
+    ErrorKind::Reentrancy,
+    ErrorKind::Conflict,
+    ErrorKind::Store,
+    ErrorKind::ActorFailed,
+    ErrorKind::ShuttingDown,
+    ErrorKind::Internal,
+    ErrorKind::PermissionDenied,
+    ErrorKind::AppError,
+    ErrorKind::CircuitOpen,
+    ErrorKind::Corrupt,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_kinds_lists_every_kind_once() {
+        // A new kind fails to compile here until it gets a place in ALL_KINDS.
+        let position = |kind: ErrorKind| match kind {
+            ErrorKind::NotFound => 0,
+            ErrorKind::InvalidArgument => 1,
+            ErrorKind::DeadlineExceeded => 2,
+            ErrorKind::Unavailable => 3,
+            ErrorKind::Moved => 4,
+            ErrorKind::Interrupted => 5,
+            ErrorKind::Reentrancy => 6,
+            ErrorKind::Conflict => 7,
+            ErrorKind::Store => 8,
+            ErrorKind::ActorFailed => 9,
+            ErrorKind::ShuttingDown => 10,
+            ErrorKind::Internal => 11,
+            ErrorKind::PermissionDenied => 12,
+            ErrorKind::AppError => 13,
+            ErrorKind::CircuitOpen => 14,
+            ErrorKind::Corrupt => 15,
+        };
+        for (i, kind) in ALL_KINDS.into_iter().enumerate() {
+            assert_eq!(position(kind), i, "{kind}");
+        }
+    }
+
+    #[test]
+    fn every_kind_has_the_retry_class_of_the_documented_table() {
+        use ErrorKind as K;
+        use RetryClass::{IdempotentOnly, Never, NeverSent};
+        let table = [
+            (K::NotFound, Never),
+            (K::InvalidArgument, Never),
+            (K::DeadlineExceeded, IdempotentOnly),
+            (K::Unavailable, NeverSent),
+            (K::Moved, NeverSent),
+            (K::Interrupted, IdempotentOnly),
+            (K::Reentrancy, Never),
+            (K::Conflict, Never),
+            (K::Store, Never),
+            (K::ActorFailed, Never),
+            (K::ShuttingDown, NeverSent),
+            (K::Internal, Never),
+            (K::PermissionDenied, Never),
+            (K::AppError, Never),
+            (K::CircuitOpen, NeverSent),
+            (K::Corrupt, Never),
+        ];
+        assert_eq!(table.len(), ALL_KINDS.len());
+        for (kind, class) in table {
+            assert_eq!(kind.retry_class(), class, "{kind}");
+        }
+    }
+
+    #[test]
+    fn an_error_is_retryable_exactly_when_its_kind_is_never_sent() {
+        for kind in ALL_KINDS {
+            let e = Error::new(kind, "m");
+            assert_eq!(e.retry_class(), kind.retry_class(), "{kind}");
+            assert_eq!(
+                e.is_retryable(),
+                kind.retry_class() == RetryClass::NeverSent,
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_router_re_routes_only_never_sent_refusals_that_say_the_owner_changed() {
+        for kind in ALL_KINDS {
+            if kind.is_owner_change() {
+                assert_eq!(kind.retry_class(), RetryClass::NeverSent, "{kind}");
+            }
+            assert_eq!(
+                kind.is_owner_change(),
+                matches!(kind, ErrorKind::Moved | ErrorKind::ShuttingDown),
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn store_errors_keep_transient_and_permanent_apart_when_converted() {
+        let cases = [
+            (StoreErrorKind::Unavailable, ErrorKind::Store),
+            (StoreErrorKind::Backend, ErrorKind::Store),
+            (StoreErrorKind::Corrupt, ErrorKind::Corrupt),
+            (StoreErrorKind::Invalid, ErrorKind::InvalidArgument),
+            (StoreErrorKind::Conflict, ErrorKind::Conflict),
+        ];
+        for (store_kind, kind) in cases {
+            let store_error = StoreError::new(store_kind, "get", "failed");
+            let transient = store_error.is_transient();
+            let e = Error::from(store_error);
+            assert_eq!(e.kind(), kind, "{store_kind:?}");
+            // Exactly the transient failures become the kind that says "may pass".
+            assert_eq!(transient, e.kind() == ErrorKind::Store, "{store_kind:?}");
+            assert!(e.message().contains("state store get failed"), "{e}");
+        }
     }
 }

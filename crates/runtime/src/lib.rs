@@ -63,7 +63,7 @@ pub use actor::{
 };
 pub use codec::Codec;
 pub use config::{ActorTypeConfig, HostConfig, Reentrancy};
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, RetryClass};
 pub use host::{CallOptions, Host, HostBuilder, HostHandle};
 pub use placement::ClusterConfig;
 pub use reminder::{Reminder, ReminderConfig, ReminderInfo, ReminderOutcome, ReminderStats};

@@ -94,6 +94,7 @@ async fn a_policy_timeout_and_breaker_govern_actor_calls_and_metrics_count_them(
         .call("sleeper", "s2", "fail", Bytes::new())
         .await
         .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CircuitOpen, "{err}");
     assert!(
         err.message().contains("circuit open for sleeper/s2"),
         "{err}"

@@ -217,3 +217,22 @@ async fn calls_after_shutdown_began_are_refused() {
     assert_eq!(err.kind(), ErrorKind::ShuttingDown);
     assert_eq!(stats.deactivations(), 1);
 }
+
+#[tokio::test]
+async fn a_port_in_use_fails_the_start_with_an_error_no_retry_loop_repeats() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let stats = Stats::new(1);
+    let err = Host::builder()
+        .store(MemoryStore::new())
+        .register(probe("probe", &stats))
+        .listen(addr)
+        .start()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(!err.is_retryable(), "{err}");
+    assert!(
+        err.message().contains(&format!("cannot listen on {addr}")),
+        "{err}"
+    );
+}

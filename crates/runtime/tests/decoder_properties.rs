@@ -336,7 +336,7 @@ fn service_request() -> impl Strategy<Value = (proto::ServiceRequest, bool)> {
 
 fn failure() -> impl Strategy<Value = proto::Failure> {
     (
-        prop_oneof![0u32..16, any::<u32>()],
+        prop_oneof![0u32..18, any::<u32>()],
         ".{0,16}",
         proptest::option::of(proptest::collection::vec(any::<u8>(), 0..8)),
         any::<u64>(),
@@ -421,7 +421,7 @@ proptest! {
     fn failure_codes_survive_the_wire(f in failure()) {
         let bytes = f.encode_to_vec();
         let (_, back) = fuzzing::failure(&bytes).unwrap();
-        if (1..=14).contains(&f.kind) {
+        if (1..=16).contains(&f.kind) {
             prop_assert_eq!(back, f.kind);
         } else {
             prop_assert_eq!(back, 12, "unknown code {} is not Internal", f.kind);

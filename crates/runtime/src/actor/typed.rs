@@ -109,7 +109,7 @@ impl<S: TypedActor> ActorCell<S> {
     /// Puts `state` back to its last committed value (after a method failed half-way).
     ///
     /// # Errors
-    /// Store errors, or a committed value that no longer decodes.
+    /// Store errors, or [`ErrorKind::Corrupt`] for a committed value that no longer decodes.
     pub async fn restore(&self, ctx: &Context, state: &mut S) -> Result<(), Error> {
         *state = Self::committed(ctx).await?;
         Ok(())
@@ -119,7 +119,7 @@ impl<S: TypedActor> ActorCell<S> {
         match ctx.state().get(STATE_KEY).await? {
             Some(bytes) => Codec::Binary.decode(&bytes).map_err(|e| {
                 Error::new(
-                    ErrorKind::Store,
+                    ErrorKind::Corrupt,
                     format!(
                         "the stored state of {} does not decode as {}: {}",
                         ctx.key(),

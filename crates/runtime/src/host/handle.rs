@@ -267,8 +267,8 @@ impl HostHandle {
     /// - [`ErrorKind::NotFound`]: no such app (no instances) or no such method;
     /// - [`ErrorKind::InvalidArgument`]: a malformed app id or method, or the method rejected
     ///   the payload;
-    /// - [`ErrorKind::DeadlineExceeded`], [`ErrorKind::Unavailable`] (no reachable instance,
-    ///   circuit open), [`ErrorKind::Interrupted`] (the connection broke mid-call: it may have
+    /// - [`ErrorKind::DeadlineExceeded`], [`ErrorKind::Unavailable`] (no reachable instance),
+    ///   [`ErrorKind::CircuitOpen`], [`ErrorKind::Interrupted`] (the connection broke mid-call: it may have
     ///   run), [`ErrorKind::PermissionDenied`].
     pub async fn invoke(
         &self,

@@ -303,9 +303,10 @@ impl HostBuilder {
 
 /// Binds a listener (non-blocking, for tokio) and returns it with its bound address.
 fn bind(addr: SocketAddr, what: &str) -> Result<(std::net::TcpListener, SocketAddr), Error> {
+    // Not `Unavailable`: a bad address or a port in use does not pass by retrying.
     let listener = std::net::TcpListener::bind(addr).map_err(|e| {
         Error::new(
-            ErrorKind::Unavailable,
+            ErrorKind::InvalidArgument,
             format!("cannot listen on {addr} for {what}: {e}"),
         )
     })?;

@@ -116,9 +116,7 @@ fn outcome(result: &Result<Bytes, Error>) -> Outcome {
         Ok(_) => Outcome::Ok,
         Err(e) => match e.kind() {
             ErrorKind::DeadlineExceeded => Outcome::DeadlineExceeded,
-            ErrorKind::Unavailable if e.message().starts_with("circuit open") => {
-                Outcome::CircuitOpen
-            }
+            ErrorKind::CircuitOpen => Outcome::CircuitOpen,
             ErrorKind::Unavailable
             | ErrorKind::Moved
             | ErrorKind::ShuttingDown

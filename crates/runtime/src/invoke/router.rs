@@ -117,11 +117,7 @@ impl Router {
                         .await
                     {
                         Ok(reply) => return Ok(reply),
-                        Err(RemoteError::Callee(e))
-                            if matches!(e.kind(), ErrorKind::Moved | ErrorKind::ShuttingDown) =>
-                        {
-                            e
-                        }
+                        Err(RemoteError::Callee(e)) if e.kind().is_owner_change() => e,
                         Err(RemoteError::Callee(e)) => return Err(e),
                         Err(RemoteError::Transport {
                             error,

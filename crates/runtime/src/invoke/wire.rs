@@ -12,38 +12,52 @@ use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
 use crate::security::tls::HandshakeFailed;
 
-const KINDS: [ErrorKind; 14] = [
-    ErrorKind::NotFound,
-    ErrorKind::InvalidArgument,
-    ErrorKind::DeadlineExceeded,
-    ErrorKind::Unavailable,
-    ErrorKind::Moved,
-    ErrorKind::Interrupted,
-    ErrorKind::Reentrancy,
-    ErrorKind::Conflict,
-    ErrorKind::Store,
-    ErrorKind::ActorFailed,
-    ErrorKind::ShuttingDown,
-    ErrorKind::Internal,
-    ErrorKind::PermissionDenied,
-    ErrorKind::AppError,
-];
-
+/// The wire code of `kind` (`Failure.kind`). These numbers are part of the protocol: hosts of
+/// different versions must read each other's, so a code never changes and is never reused; a
+/// new kind takes the next free number. 0 is "unspecified" on the wire.
 fn kind_code(kind: ErrorKind) -> u32 {
-    // Index + 1: 0 is "unspecified" on the wire. Anything unknown maps to Internal (12).
-    KINDS
-        .iter()
-        .position(|k| *k == kind)
-        .and_then(|i| u32::try_from(i + 1).ok())
-        .unwrap_or(12)
+    match kind {
+        ErrorKind::NotFound => 1,
+        ErrorKind::InvalidArgument => 2,
+        ErrorKind::DeadlineExceeded => 3,
+        ErrorKind::Unavailable => 4,
+        ErrorKind::Moved => 5,
+        ErrorKind::Interrupted => 6,
+        ErrorKind::Reentrancy => 7,
+        ErrorKind::Conflict => 8,
+        ErrorKind::Store => 9,
+        ErrorKind::ActorFailed => 10,
+        ErrorKind::ShuttingDown => 11,
+        ErrorKind::Internal => 12,
+        ErrorKind::PermissionDenied => 13,
+        ErrorKind::AppError => 14,
+        ErrorKind::CircuitOpen => 15,
+        ErrorKind::Corrupt => 16,
+    }
 }
 
+/// The kind of wire code `code`; 0 and codes this version does not know (a newer peer's kinds)
+/// are [`ErrorKind::Internal`], which no one retries.
 fn code_kind(code: u32) -> ErrorKind {
-    usize::try_from(code)
-        .ok()
-        .and_then(|c| c.checked_sub(1))
-        .and_then(|i| KINDS.get(i).copied())
-        .unwrap_or(ErrorKind::Internal)
+    match code {
+        1 => ErrorKind::NotFound,
+        2 => ErrorKind::InvalidArgument,
+        3 => ErrorKind::DeadlineExceeded,
+        4 => ErrorKind::Unavailable,
+        5 => ErrorKind::Moved,
+        6 => ErrorKind::Interrupted,
+        7 => ErrorKind::Reentrancy,
+        8 => ErrorKind::Conflict,
+        9 => ErrorKind::Store,
+        10 => ErrorKind::ActorFailed,
+        11 => ErrorKind::ShuttingDown,
+        12 => ErrorKind::Internal,
+        13 => ErrorKind::PermissionDenied,
+        14 => ErrorKind::AppError,
+        15 => ErrorKind::CircuitOpen,
+        16 => ErrorKind::Corrupt,
+        _ => ErrorKind::Internal,
+    }
 }
 
 /// An error as it leaves the callee.
@@ -175,7 +189,10 @@ pub(crate) fn from_status(status: &tonic::Status, target: &str) -> (Error, bool)
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             never_sent |= h.is_canceled();
         }
-        never_sent |= format!("{e:?}").contains("REFUSED_STREAM");
+        // The peer refused the stream before it processed anything (RFC 9113 §8.7).
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            never_sent |= h2.reason() == Some(h2::Reason::REFUSED_STREAM);
+        }
         cause = e.source();
     }
     let kind = match status.code() {
@@ -200,13 +217,101 @@ mod tests {
     use super::*;
     use bytes::Bytes;
 
+    /// The wire codes of the kinds, as literals: hosts of other versions read these numbers.
+    const PINNED: [(ErrorKind, u32); 16] = [
+        (ErrorKind::NotFound, 1),
+        (ErrorKind::InvalidArgument, 2),
+        (ErrorKind::DeadlineExceeded, 3),
+        (ErrorKind::Unavailable, 4),
+        (ErrorKind::Moved, 5),
+        (ErrorKind::Interrupted, 6),
+        (ErrorKind::Reentrancy, 7),
+        (ErrorKind::Conflict, 8),
+        (ErrorKind::Store, 9),
+        (ErrorKind::ActorFailed, 10),
+        (ErrorKind::ShuttingDown, 11),
+        (ErrorKind::Internal, 12),
+        (ErrorKind::PermissionDenied, 13),
+        (ErrorKind::AppError, 14),
+        (ErrorKind::CircuitOpen, 15),
+        (ErrorKind::Corrupt, 16),
+    ];
+
+    #[test]
+    fn the_wire_codes_of_error_kinds_never_change() {
+        for (kind, code) in PINNED {
+            assert_eq!(kind_code(kind), code, "{kind}");
+            assert_eq!(code_kind(code), kind, "{code}");
+        }
+        // Every kind has its pinned code.
+        for kind in crate::error::ALL_KINDS {
+            assert!(
+                PINNED.iter().any(|(k, _)| *k == kind),
+                "{kind} has no pinned code"
+            );
+        }
+    }
+
     #[test]
     fn every_kind_survives_the_wire() {
-        for kind in KINDS {
+        for kind in crate::error::ALL_KINDS {
             let e = from_failure(to_failure(&Error::new(kind, "m"), 0));
             assert_eq!(e.kind(), kind);
             assert_eq!(e.message(), "m");
         }
+    }
+
+    #[tokio::test]
+    async fn circuit_open_crosses_the_wire_intact() {
+        use crate::resiliency::{BreakerPolicy, BreakerRegistry};
+        let breakers = BreakerRegistry::new(std::sync::Arc::new(BreakerPolicy::trip_after(1)));
+        let permit = breakers.try_acquire("backend/1").unwrap();
+        permit.record::<()>(&Err(Error::new(ErrorKind::Unavailable, "refused")));
+        let sent = breakers.try_acquire("backend/1").unwrap_err();
+        assert_eq!(sent.kind(), ErrorKind::CircuitOpen);
+        let received = from_failure(to_failure(&sent, 0));
+        assert_eq!(received.kind(), ErrorKind::CircuitOpen);
+        assert_eq!(received.message(), sent.message());
+        assert!(
+            received.message().starts_with("circuit open for "),
+            "{received}"
+        );
+        assert!(received.is_retryable(), "the call never left: {received}");
+    }
+
+    #[test]
+    fn a_refused_stream_is_never_sent_and_another_reset_is_not() {
+        use std::sync::Arc;
+        let status_with = |reason: h2::Reason| {
+            let mut status = tonic::Status::unavailable("stream reset");
+            status.set_source(Arc::new(h2::Error::from(reason)));
+            status
+        };
+        let (error, never_sent) = from_status(&status_with(h2::Reason::REFUSED_STREAM), "h");
+        assert!(never_sent);
+        assert_eq!(error.kind(), ErrorKind::Unavailable);
+        // Deeper in the chain, as tonic's transport error wraps hyper's, which wraps h2's.
+        #[derive(Debug)]
+        struct Wrapper(h2::Error);
+        impl std::fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("transport error")
+            }
+        }
+        impl std::error::Error for Wrapper {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let mut status = tonic::Status::unavailable("transport error");
+        status.set_source(Arc::new(Wrapper(h2::Error::from(
+            h2::Reason::REFUSED_STREAM,
+        ))));
+        assert!(from_status(&status, "h").1);
+        // Any other reset may come after the callee ran the call.
+        let (error, never_sent) = from_status(&status_with(h2::Reason::CANCEL), "h");
+        assert!(!never_sent);
+        assert_eq!(error.kind(), ErrorKind::Interrupted);
     }
 
     #[test]
@@ -247,7 +352,18 @@ mod tests {
     #[test]
     fn unknown_codes_are_internal() {
         assert_eq!(code_kind(0), ErrorKind::Internal);
+        assert_eq!(code_kind(17), ErrorKind::Internal);
         assert_eq!(code_kind(999), ErrorKind::Internal);
+        assert_eq!(code_kind(u32::MAX), ErrorKind::Internal);
+        let e = from_failure(proto::Failure {
+            kind: 4242,
+            message: "from a newer host".to_owned(),
+            app_error: None,
+            table_version: 0,
+            status: 0,
+        });
+        assert_eq!(e.kind(), ErrorKind::Internal);
+        assert!(!e.is_retryable());
         assert!(codec_from_wire(7).is_err());
     }
 }

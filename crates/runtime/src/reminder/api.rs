@@ -98,7 +98,8 @@ impl HostHandle {
     /// has ended).
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidArgument`] for an invalid type, id or name; [`ErrorKind::Store`].
+    /// [`ErrorKind::InvalidArgument`] for an invalid type, id or name; [`ErrorKind::Store`];
+    /// [`ErrorKind::Corrupt`] for a stored record that does not decode.
     pub async fn get_reminder(
         &self,
         actor_type: &str,

@@ -10,7 +10,7 @@ use super::scheduler::owns;
 use super::ReminderOutcome;
 use crate::actor::{ActorType, CallOrigin, Deadline};
 use crate::codec::Codec;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, RetryClass};
 use crate::host::handle::HostHandle;
 use crate::invoke::request::Request;
 use crate::state::{Condition, Operation, StateKey, StateStore};
@@ -19,17 +19,14 @@ use crate::telemetry::ReminderFiring;
 /// Whether a failed reminder turn should be tried again: it may not have run (the actor was
 /// moving, busy past the deadline, or its host unreachable), or it could not commit, for reasons
 /// that pass. At least once: a turn that did run but reported one of these runs again.
-fn is_transient(e: &Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::Store
-            | ErrorKind::Unavailable
-            | ErrorKind::Moved
-            | ErrorKind::ShuttingDown
-            | ErrorKind::Interrupted
-            | ErrorKind::Conflict
-            | ErrorKind::DeadlineExceeded
-    )
+pub(super) fn is_transient(e: &Error) -> bool {
+    match e.retry_class() {
+        // A firing is at-least-once, so it counts as idempotent.
+        RetryClass::NeverSent | RetryClass::IdempotentOnly => true,
+        // Not committed, for reasons that pass: a lost ETag race, or a store failure that may
+        // pass (`Store`; data that cannot be read is `Corrupt`, and a retry would not help).
+        RetryClass::Never => matches!(e.kind(), ErrorKind::Store | ErrorKind::Conflict),
+    }
 }
 
 /// One firing: read the record, run the turn if it is due and ours, then advance the record

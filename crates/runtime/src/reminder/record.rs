@@ -48,7 +48,7 @@ impl Record {
     pub(crate) fn decode(raw: &[u8]) -> Result<Self, Error> {
         let corrupt = |why: String| {
             Error::new(
-                ErrorKind::Store,
+                ErrorKind::Corrupt,
                 format!("stored reminder record is unreadable: {why}"),
             )
         };

@@ -568,3 +568,113 @@ async fn a_period_fired_twice_is_counted_as_a_duplicate_and_not_applied_twice() 
     }
     host.shutdown().await.unwrap();
 }
+
+#[test]
+fn a_reminder_re_fires_after_never_sent_idempotent_only_and_uncommitted_turns_only() {
+    use crate::error::{RetryClass, ALL_KINDS};
+    for kind in ALL_KINDS {
+        let expected = match kind.retry_class() {
+            RetryClass::NeverSent | RetryClass::IdempotentOnly => true,
+            RetryClass::Never => matches!(kind, ErrorKind::Store | ErrorKind::Conflict),
+        };
+        let e = Error::new(kind, "m");
+        assert_eq!(super::fire::is_transient(&e), expected, "{kind}");
+    }
+}
+
+#[test]
+fn a_reminder_re_fires_after_a_transient_store_failure_and_not_after_a_permanent_one() {
+    use crate::state::{StoreError, StoreErrorKind};
+    let failed = |kind| Error::from(StoreError::new(kind, "get", "injected"));
+    for kind in [StoreErrorKind::Unavailable, StoreErrorKind::Backend] {
+        assert!(super::fire::is_transient(&failed(kind)), "{kind:?}");
+    }
+    for kind in [StoreErrorKind::Corrupt, StoreErrorKind::Invalid] {
+        assert!(!super::fire::is_transient(&failed(kind)), "{kind:?}");
+    }
+}
+
+/// Fails every reminder turn with the store error its data names (`transient` or `permanent`).
+struct Faulty {
+    log: Arc<Log>,
+}
+
+impl Actor for Faulty {
+    async fn handle(&self, _ctx: &Context, call: Call) -> Result<Bytes, Error> {
+        use crate::state::{StoreError, StoreErrorKind};
+        let data = String::from_utf8_lossy(call.payload()).into_owned();
+        self.log
+            .fired
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(format!("turn:{data}"));
+        let kind = if data == "transient" {
+            StoreErrorKind::Unavailable
+        } else {
+            StoreErrorKind::Corrupt
+        };
+        Err(StoreError::new(kind, "get", "injected").into())
+    }
+}
+
+async fn faulty_host(data: &'static str) -> (Host, Arc<Log>) {
+    let log = Arc::new(Log::default());
+    let actor_log = Arc::clone(&log);
+    let host = Host::builder()
+        .store(MemoryStore::new())
+        .reminders(fast())
+        .register(ActorRegistration::new("faulty", move |_id| Faulty {
+            log: Arc::clone(&actor_log),
+        }))
+        .start()
+        .unwrap();
+    host.handle()
+        .register_reminder(
+            "faulty",
+            "f1",
+            Reminder::new("once")
+                .due(Duration::from_millis(10))
+                .data(Bytes::from_static(data.as_bytes())),
+        )
+        .await
+        .unwrap();
+    (host, log)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_failing_with_a_transient_store_error_is_fired_again() {
+    let (host, log) = faulty_host("transient").await;
+    let h = host.handle();
+    eventually(Duration::from_secs(5), "two retried firings", || {
+        h.reminder_stats().retried >= 2
+    })
+    .await;
+    assert!(log.count("turn") >= 2);
+    assert_eq!(h.reminder_stats().fired, 0, "{:?}", h.reminder_stats());
+    assert!(h
+        .get_reminder("faulty", "f1", "once")
+        .await
+        .unwrap()
+        .is_some());
+    host.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_failing_with_corrupt_data_counts_as_fired_and_is_not_retried() {
+    let (host, log) = faulty_host("permanent").await;
+    let h = host.handle();
+    eventually(Duration::from_secs(5), "the firing", || {
+        h.reminder_stats().fired >= 1
+    })
+    .await;
+    // Three polls later: the one-shot reminder ended, and nothing fired it again.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(log.count("turn"), 1);
+    assert_eq!(h.reminder_stats().retried, 0, "{:?}", h.reminder_stats());
+    assert!(h
+        .get_reminder("faulty", "f1", "once")
+        .await
+        .unwrap()
+        .is_none());
+    host.shutdown().await.unwrap();
+}

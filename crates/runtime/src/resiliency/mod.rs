@@ -20,10 +20,11 @@
 //!
 //! # Why only "never reached the app" errors are retried by default
 //!
-//! A retry is only safe if the first try had no effect. [`ErrorKind::Unavailable`] and
-//! [`ErrorKind::Moved`] prove the actor's turn never started, so retrying them cannot run a
-//! method twice. [`ErrorKind::Interrupted`] and [`ErrorKind::DeadlineExceeded`] say the call
-//! *may* have run: only a retry policy marked idempotent (`matching: { idempotent: true }`)
+//! A retry is only safe if the first try had no effect. Retries follow the one classification
+//! of errors, [`ErrorKind::retry_class`]: [`ErrorKind::Unavailable`], [`ErrorKind::Moved`] and
+//! [`ErrorKind::CircuitOpen`] prove the call never reached the callee, so retrying them cannot
+//! run a method twice. [`ErrorKind::Interrupted`] and [`ErrorKind::DeadlineExceeded`] say the
+//! call *may* have run: only a retry policy marked idempotent (`matching: { idempotent: true }`)
 //! retries them. Errors the application returned ([`ErrorKind::ActorFailed`],
 //! [`ErrorKind::NotFound`], [`ErrorKind::InvalidArgument`], ...) are answers, not failures, and
 //! are never retried.
@@ -77,6 +78,8 @@
 //! ```
 //!
 //! [`ErrorKind::Unavailable`]: crate::ErrorKind::Unavailable
+//! [`ErrorKind::retry_class`]: crate::ErrorKind::retry_class
+//! [`ErrorKind::CircuitOpen`]: crate::ErrorKind::CircuitOpen
 //! [`ErrorKind::Moved`]: crate::ErrorKind::Moved
 //! [`ErrorKind::Interrupted`]: crate::ErrorKind::Interrupted
 //! [`ErrorKind::DeadlineExceeded`]: crate::ErrorKind::DeadlineExceeded

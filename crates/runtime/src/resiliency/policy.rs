@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::de;
 use super::targets::Targets;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, RetryClass};
 
 /// The most retries one policy may allow (`max_retries`).
 pub const MAX_RETRIES_LIMIT: i64 = 100;
@@ -189,25 +189,22 @@ pub struct Matching {
 }
 
 impl Matching {
-    /// Whether an error of `kind` may be retried under this matching.
+    /// Whether an error of `kind` may be retried under this matching: by its
+    /// [`RetryClass`](crate::RetryClass), [`NeverSent`](crate::RetryClass::NeverSent) always
+    /// ([`ErrorKind::Unavailable`], [`ErrorKind::Moved`], [`ErrorKind::CircuitOpen`]),
+    /// [`IdempotentOnly`](crate::RetryClass::IdempotentOnly) only when idempotent
+    /// ([`ErrorKind::Interrupted`], [`ErrorKind::DeadlineExceeded`]), and
+    /// [`Never`](crate::RetryClass::Never) never.
     ///
-    /// Always: [`ErrorKind::Unavailable`] and [`ErrorKind::Moved`] (the call never reached the
-    /// app). Only when idempotent: [`ErrorKind::Interrupted`] and
-    /// [`ErrorKind::DeadlineExceeded`]. Never: anything else.
+    /// One exception: [`ErrorKind::ShuttingDown`] is never-sent but not retried here. The one
+    /// that reaches a retry layer is this host's own (the router re-routes a callee's, and the
+    /// service client reports a callee's as [`ErrorKind::Unavailable`]), so a retry would only
+    /// meet the same refusal.
     pub fn is_retriable(&self, kind: ErrorKind) -> bool {
-        match kind {
-            ErrorKind::Unavailable | ErrorKind::Moved => true,
-            ErrorKind::Interrupted | ErrorKind::DeadlineExceeded => self.idempotent,
-            ErrorKind::NotFound
-            | ErrorKind::InvalidArgument
-            | ErrorKind::Reentrancy
-            | ErrorKind::Conflict
-            | ErrorKind::Store
-            | ErrorKind::ActorFailed
-            | ErrorKind::ShuttingDown
-            | ErrorKind::Internal
-            | ErrorKind::PermissionDenied
-            | ErrorKind::AppError => false,
+        match kind.retry_class() {
+            RetryClass::NeverSent => kind != ErrorKind::ShuttingDown,
+            RetryClass::IdempotentOnly => self.idempotent,
+            RetryClass::Never => false,
         }
     }
 }
@@ -289,12 +286,12 @@ impl BreakerPolicy {
     /// Whether `error` counts against the instance's health.
     ///
     /// Failures: [`ErrorKind::Unavailable`], [`ErrorKind::DeadlineExceeded`],
-    /// [`ErrorKind::Interrupted`], [`ErrorKind::Internal`], [`ErrorKind::ShuttingDown`].
-    /// Answers, which prove the instance healthy: application errors
+    /// [`ErrorKind::Interrupted`], [`ErrorKind::Internal`], [`ErrorKind::ShuttingDown`],
+    /// [`ErrorKind::CircuitOpen`]. Answers, which prove the instance healthy: application errors
     /// ([`ErrorKind::ActorFailed`], [`ErrorKind::AppError`]), [`ErrorKind::NotFound`],
     /// [`ErrorKind::InvalidArgument`], [`ErrorKind::PermissionDenied`],
-    /// [`ErrorKind::Moved`] (placement moved the actor), reentrancy, state conflicts and store
-    /// errors.
+    /// [`ErrorKind::Moved`] (placement moved the actor), reentrancy, state conflicts, store
+    /// errors and corrupt data.
     pub fn is_failure(&self, error: &Error) -> bool {
         match error.kind() {
             ErrorKind::Unavailable
@@ -302,12 +299,17 @@ impl BreakerPolicy {
             | ErrorKind::Interrupted
             | ErrorKind::Internal
             | ErrorKind::ShuttingDown => true,
+            // As when it was reported as `Unavailable`: one passed on from further down means
+            // the instance cannot serve the call now. (A breaker's own refusal is never
+            // recorded: the call never got a permit.)
+            ErrorKind::CircuitOpen => true,
             ErrorKind::NotFound
             | ErrorKind::InvalidArgument
             | ErrorKind::Moved
             | ErrorKind::Reentrancy
             | ErrorKind::Conflict
             | ErrorKind::Store
+            | ErrorKind::Corrupt
             | ErrorKind::ActorFailed
             | ErrorKind::PermissionDenied
             | ErrorKind::AppError => false,

@@ -345,9 +345,7 @@ fn outcome(result: &Result<ServiceResponse, Error>) -> Outcome {
         Ok(_) => Outcome::AppError,
         Err(e) => match e.kind() {
             ErrorKind::DeadlineExceeded => Outcome::DeadlineExceeded,
-            ErrorKind::Unavailable if e.message().starts_with("circuit open") => {
-                Outcome::CircuitOpen
-            }
+            ErrorKind::CircuitOpen => Outcome::CircuitOpen,
             ErrorKind::Unavailable | ErrorKind::ShuttingDown | ErrorKind::Interrupted => {
                 Outcome::Unavailable
             }
@@ -430,13 +428,13 @@ where
     }
 }
 
-/// The instance could not serve at all: refused, broken connection, shutting down.
+/// The instance could not serve at all: refused, broken connection, shutting down. (Not an
+/// open circuit: the call never left, so it says nothing new about the instance.)
 fn is_unreachable(e: &Error) -> bool {
-    match e.kind() {
-        ErrorKind::Unavailable => !e.message().starts_with("circuit open"),
-        ErrorKind::Interrupted | ErrorKind::ShuttingDown => true,
-        _ => false,
-    }
+    matches!(
+        e.kind(),
+        ErrorKind::Unavailable | ErrorKind::Interrupted | ErrorKind::ShuttingDown
+    )
 }
 
 /// Sends one attempt to its instance over gRPC.
@@ -463,13 +461,73 @@ impl Service<Attempt> for Transport {
                 .await
             {
                 Ok(response) => Ok(response),
-                // Shutting down: the handler never ran; say so in the retry-safe kind.
-                Err(RemoteError::Callee(e)) if e.kind() == ErrorKind::ShuttingDown => {
-                    Err(Error::new(ErrorKind::Unavailable, e.message().to_owned()))
-                }
-                Err(RemoteError::Callee(e)) => Err(e),
+                Err(RemoteError::Callee(e)) => Err(from_callee(e)),
                 Err(RemoteError::Transport { error, .. }) => Err(error),
             }
         })
+    }
+}
+
+/// A callee's error as this caller reports it. An instance shutting down never ran the handler
+/// (never sent, like any [`ErrorKind::ShuttingDown`]); to this caller that is an unavailable
+/// instance, which a retry may replace with another. As `ShuttingDown` it would not be retried:
+/// retry policies read that kind as this host's own shutdown (see
+/// [`Matching::is_retriable`](crate::resiliency::Matching::is_retriable)).
+fn from_callee(e: Error) -> Error {
+    if e.kind() == ErrorKind::ShuttingDown {
+        Error::new(ErrorKind::Unavailable, e.message().to_owned())
+    } else {
+        e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{RetryClass, ALL_KINDS};
+    use crate::resiliency::should_retry;
+
+    #[test]
+    fn the_default_service_retry_retries_by_retry_class() {
+        let policy = default_retry();
+        for kind in ALL_KINDS {
+            let retried = should_retry(&policy, &Error::new(kind, "m"), 1).is_some();
+            let expected = match kind.retry_class() {
+                // This host's own shutdown: see `from_callee` for a callee's.
+                _ if kind == ErrorKind::ShuttingDown => false,
+                RetryClass::NeverSent => true,
+                RetryClass::IdempotentOnly | RetryClass::Never => false,
+            };
+            assert_eq!(retried, expected, "{kind}");
+        }
+    }
+
+    #[test]
+    fn a_callee_shutting_down_is_reported_as_a_retriable_unavailable_instance() {
+        let e = from_callee(Error::new(ErrorKind::ShuttingDown, "host is shutting down"));
+        assert_eq!(e.kind(), ErrorKind::Unavailable);
+        assert_eq!(e.message(), "host is shutting down");
+        assert!(should_retry(&default_retry(), &e, 1).is_some());
+        for kind in ALL_KINDS
+            .into_iter()
+            .filter(|k| *k != ErrorKind::ShuttingDown)
+        {
+            assert_eq!(from_callee(Error::new(kind, "m")).kind(), kind);
+        }
+    }
+
+    #[test]
+    fn an_open_circuit_is_told_by_its_kind_and_does_not_eject_the_instance() {
+        let open = Error::new(ErrorKind::CircuitOpen, "circuit open for backend/1");
+        assert_eq!(outcome(&Err(open)), Outcome::CircuitOpen);
+        assert!(!is_unreachable(&Error::new(ErrorKind::CircuitOpen, "m")));
+        // The message no longer decides: an unavailable instance that says "circuit open"
+        // is still an unavailable instance.
+        let look_alike = Error::new(ErrorKind::Unavailable, "circuit open, says the app");
+        assert_eq!(outcome(&Err(look_alike)), Outcome::Unavailable);
+        assert!(is_unreachable(&Error::new(
+            ErrorKind::Unavailable,
+            "circuit open"
+        )));
     }
 }

@@ -224,8 +224,21 @@ pub enum StoreErrorKind {
     Corrupt,
     /// The request itself was invalid (for example two operations on one key in a transaction).
     Invalid,
-    /// Any other failure of the backing store (I/O error, full disk, ...).
+    /// Any other failure of the backing store (I/O error, full disk, ...). Counted as
+    /// transient: it may pass, and a caller that retries later loses nothing.
     Backend,
+}
+
+impl StoreErrorKind {
+    /// Whether the failure may pass, so that the same operation may succeed later
+    /// ([`StoreErrorKind::Unavailable`], [`StoreErrorKind::Backend`]). Corrupt data and invalid
+    /// requests stay what they are; a conflict is decided by the data, not by time.
+    pub fn is_transient(self) -> bool {
+        match self {
+            StoreErrorKind::Unavailable | StoreErrorKind::Backend => true,
+            StoreErrorKind::Conflict | StoreErrorKind::Corrupt | StoreErrorKind::Invalid => false,
+        }
+    }
 }
 
 /// An error from a [`StateStore`]. It names the operation and, where there is one, the key.
@@ -307,6 +320,11 @@ impl StoreError {
     /// True for [`StoreErrorKind::Conflict`].
     pub fn is_conflict(&self) -> bool {
         self.kind == StoreErrorKind::Conflict
+    }
+
+    /// Whether the failure may pass (see [`StoreErrorKind::is_transient`]).
+    pub fn is_transient(&self) -> bool {
+        self.kind.is_transient()
     }
 }
 

@@ -220,3 +220,29 @@ pub(crate) fn router(
         None => router,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn answer(kind: ErrorKind, code: &str) -> (StatusCode, serde_json::Value) {
+        let response = runtime_error(&Error::new(kind, "m"), code);
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn an_open_circuit_answers_as_an_unavailable_target_did() {
+        for code in ["ERR_DIRECT_INVOKE", "ERR_ACTOR_INVOKE_METHOD"] {
+            let (status, body) = answer(ErrorKind::CircuitOpen, code).await;
+            let (unavailable_status, unavailable_body) = answer(ErrorKind::Unavailable, code).await;
+            assert_eq!(status, unavailable_status, "{code}");
+            assert_eq!(body["errorCode"], unavailable_body["errorCode"], "{code}");
+            assert_eq!(body["errorCode"], code);
+            assert_eq!(body["message"], "circuit open: m");
+        }
+    }
+}

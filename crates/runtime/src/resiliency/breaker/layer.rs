@@ -60,8 +60,8 @@ impl<S, K: Clone> Layer<S> for BreakerLayer<K> {
 /// its circuit.
 ///
 /// A refused call never reaches the inner service and fails with
-/// [`ErrorKind::Unavailable`](crate::ErrorKind::Unavailable): "circuit open for backend/1 (5
-/// consecutive failures); retry after 20s". Being `Unavailable`, it is safe to retry, and a
+/// [`ErrorKind::CircuitOpen`](crate::ErrorKind::CircuitOpen): "circuit open for backend/1 (5
+/// consecutive failures); retry after 20s". The call never left, so it is safe to retry, and a
 /// retry may pick another instance.
 #[derive(Clone)]
 pub struct Breaker<S, K> {

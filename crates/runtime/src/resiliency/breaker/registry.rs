@@ -24,7 +24,7 @@ use crate::resiliency::policy::BreakerPolicy;
 ///     permit.record::<()>(&Err(Error::new(ErrorKind::Unavailable, "connection refused")));
 /// }
 /// assert_eq!(breakers.state("backend/1"), BreakerState::Open);
-/// assert_eq!(breakers.try_acquire("backend/1").unwrap_err().kind(), ErrorKind::Unavailable);
+/// assert_eq!(breakers.try_acquire("backend/1").unwrap_err().kind(), ErrorKind::CircuitOpen);
 /// assert_eq!(breakers.state("backend/2"), BreakerState::Closed);
 /// # Ok::<(), Error>(())
 /// ```
@@ -126,7 +126,7 @@ impl BreakerRegistry {
     /// Leave to call `key`, or the error to fail fast with.
     ///
     /// # Errors
-    /// [`ErrorKind::Unavailable`](crate::ErrorKind::Unavailable) while the circuit is open
+    /// [`ErrorKind::CircuitOpen`](crate::ErrorKind::CircuitOpen) while the circuit is open
     /// ("circuit open for backend/1 (5 consecutive failures); retry after 20s"), or half-open
     /// with all its probes in flight.
     pub fn try_acquire(&self, key: impl Into<String>) -> Result<Permit, Error> {

@@ -46,7 +46,7 @@ async fn trips_after_n_consecutive_failures_and_fails_fast_while_open() {
     advance(secs(4)).await;
     let err = call(&mut svc, Req::within(secs(1))).await.unwrap_err();
     assert_eq!(mock.calls(), 3, "an open circuit does not call the service");
-    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(err.kind(), ErrorKind::CircuitOpen);
     assert_eq!(
         err.message(),
         "circuit open for backend/1 (3 consecutive failures); retry after 6s"
@@ -65,7 +65,7 @@ async fn half_opens_after_the_open_timeout_and_lets_one_probe_through() {
     let probe = reg.try_acquire(KEY).unwrap();
     assert!(probe.is_probe());
     let second = reg.try_acquire(KEY).unwrap_err();
-    assert_eq!(second.kind(), ErrorKind::Unavailable);
+    assert_eq!(second.kind(), ErrorKind::CircuitOpen);
     assert!(
         second
             .message()

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{ms, secs};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, RetryClass};
 use crate::resiliency::{
     BackoffKind, BreakerPolicy, Matching, MethodPolicy, Resiliency, RetryPolicy, Target,
     TargetPolicy,
@@ -433,7 +433,11 @@ fn load_picks_the_format_by_extension_and_names_the_file_in_errors() {
 fn only_never_reached_errors_are_retriable_by_default() {
     let default = Matching::default();
     let idempotent = Matching { idempotent: true };
-    for kind in [ErrorKind::Unavailable, ErrorKind::Moved] {
+    for kind in [
+        ErrorKind::Unavailable,
+        ErrorKind::Moved,
+        ErrorKind::CircuitOpen,
+    ] {
         assert!(
             default.is_retriable(kind) && idempotent.is_retriable(kind),
             "{kind}"
@@ -452,8 +456,29 @@ fn only_never_reached_errors_are_retriable_by_default() {
         ErrorKind::Conflict,
         ErrorKind::Internal,
         ErrorKind::ShuttingDown,
+        ErrorKind::Store,
+        ErrorKind::Corrupt,
     ] {
         assert!(!idempotent.is_retriable(kind), "{kind}");
+    }
+}
+
+#[test]
+fn a_retry_policy_retries_by_retry_class_and_never_a_shutting_down_host() {
+    for kind in crate::error::ALL_KINDS {
+        let (default, idempotent) = match kind.retry_class() {
+            // The one stated exception: a shutting-down host refuses its retry as well.
+            _ if kind == ErrorKind::ShuttingDown => (false, false),
+            RetryClass::NeverSent => (true, true),
+            RetryClass::IdempotentOnly => (false, true),
+            RetryClass::Never => (false, false),
+        };
+        assert_eq!(Matching::default().is_retriable(kind), default, "{kind}");
+        assert_eq!(
+            Matching { idempotent: true }.is_retriable(kind),
+            idempotent,
+            "{kind}"
+        );
     }
 }
 

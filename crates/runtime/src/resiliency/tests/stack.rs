@@ -90,7 +90,7 @@ async fn an_open_circuit_fails_retries_fast_with_a_clear_error() {
     let err = call(&mut svc, Req::within(secs(10))).await.unwrap_err();
     assert_eq!(mock.calls(), 2, "the circuit opened after two failures");
     assert_eq!(registry.state("backend/1"), BreakerState::Open);
-    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(err.kind(), ErrorKind::CircuitOpen);
     assert!(
         err.message().starts_with(
             "circuit open for backend/1 (2 consecutive failures); retry after 29s 800ms"

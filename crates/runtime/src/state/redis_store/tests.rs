@@ -43,6 +43,7 @@ fn assert_unavailable<T: fmt::Debug>(
 ) {
     let err = result.expect_err("a call during the outage succeeded");
     assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
+    assert!(err.is_transient(), "an outage passes: {err}");
     assert_eq!(err.key(), Some(key), "{err}");
     assert!(took < FAIL_FAST, "the call took {took:?} to fail: {err}");
 }
@@ -187,6 +188,7 @@ async fn undecodable_keys_are_corrupt_errors_not_panics() {
             .unwrap();
         let corrupt = |err: StoreError| {
             assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{name}: {err}");
+            assert!(!err.is_transient(), "{name}: a retry reads the same: {err}");
             assert_eq!(err.key(), Some(&k), "{name}: {err}");
         };
 

@@ -218,8 +218,14 @@ fn abort<T>(e: StoreError) -> ConflictableTransactionResult<T, Abort> {
     Err(ConflictableTransactionError::Abort(Abort::Failed(e)))
 }
 
+/// A sled failure: corruption it detected is [`StoreErrorKind::Corrupt`] (a retry reads the same
+/// bytes), anything else (I/O above all) [`StoreErrorKind::Backend`], which may pass.
 fn backend(op: &'static str, key: Option<&StateKey>, e: sled::Error) -> StoreError {
-    StoreError::new(StoreErrorKind::Backend, op, "sled failed")
+    let (kind, message) = match e {
+        sled::Error::Corruption { .. } => (StoreErrorKind::Corrupt, "sled found corrupt data"),
+        _ => (StoreErrorKind::Backend, "sled failed"),
+    };
+    StoreError::new(kind, op, message)
         .with_optional_key(key)
         .with_source(e)
 }

@@ -117,3 +117,17 @@ async fn from_db_uses_the_default_tree_and_debug_hides_values() {
     assert_eq!(&raw[ETAG_LEN..], b"hunter2");
     assert!(!format!("{store:?}").contains("hunter2"));
 }
+
+#[test]
+fn sled_corruption_is_permanent_and_its_io_errors_are_transient() {
+    let corrupt = backend("get", None, sled::Error::Corruption { at: None, bt: () });
+    assert_eq!(corrupt.kind(), StoreErrorKind::Corrupt, "{corrupt}");
+    assert!(!corrupt.is_transient());
+    let io = backend(
+        "get",
+        None,
+        sled::Error::Io(std::io::Error::other("disk unplugged")),
+    );
+    assert_eq!(io.kind(), StoreErrorKind::Backend, "{io}");
+    assert!(io.is_transient());
+}
