@@ -39,6 +39,7 @@ use table::{Lookup, Tables};
 /// assert_eq!(c.namespace, "default");
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClusterConfig {
     /// Stable id of this host (not its address): the ring hashes it, so a restart at another
     /// address does not move actors.
