@@ -11,9 +11,9 @@
 //!
 //! | layer | does |
 //! | --- | --- |
-//! | [`RetryLayer`](crate::layers::RetryLayer) | retries what is safe to retry, with backoff, never past the request's deadline |
-//! | [`BreakerLayer`](crate::layers::BreakerLayer) | fails fast while a target instance's circuit is open |
-//! | [`TimeoutLayer`](crate::layers::TimeoutLayer) | bounds each attempt by the policy's timeout and the request's deadline |
+//! | [`RetryLayer`] | retries what is safe to retry, with backoff, never past the request's deadline |
+//! | [`BreakerLayer`] | fails fast while a target instance's circuit is open |
+//! | [`TimeoutLayer`] | bounds each attempt by the policy's timeout and the request's deadline |
 //!
 //! Stack them outermost first: retry, then breaker, then timeout, so each attempt gets its own
 //! timeout and counts once toward its instance's breaker, and a retry may go to another instance.
