@@ -29,7 +29,6 @@ use crate::error::Error;
 /// the policy's `max_retries` are used up. The wait is the policy's backoff for this retry,
 /// jittered; the caller still has to check it against the request's deadline, as [`Retry`]
 /// does.
-
 pub(crate) fn should_retry(policy: &RetryPolicy, error: &Error, attempt: u32) -> Option<Duration> {
     if attempt == 0 || attempt > policy.retry_limit() {
         return None;
