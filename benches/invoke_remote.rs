@@ -400,13 +400,11 @@ fn host_death_once(placement_rt: &Runtime, config: &PlacementConfig) -> Death {
 }
 
 fn host_death(_c: &mut Criterion) {
-    let config = PlacementConfig {
-        faulty_host_timeout: Duration::from_secs(2),
-        ack_timeout: Duration::from_secs(3),
-        lock_timeout: Duration::from_secs(5),
-        startup_grace: Some(Duration::ZERO),
-        ..PlacementConfig::default()
-    };
+    let config = PlacementConfig::default()
+        .faulty_host_timeout(Duration::from_secs(2))
+        .ack_timeout(Duration::from_secs(3))
+        .lock_timeout(Duration::from_secs(5))
+        .startup_grace(Duration::ZERO);
     let placement_rt = runtime("placement", 1);
     eprintln!(
         "host_death: 3 hosts, kill the owner of {VICTIM_ACTORS} counters, call them all via a \

@@ -36,10 +36,8 @@ use common::service::{bench_service_calls, ServicePair};
 use common::{runtime, IN_FLIGHT};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use tower::{service_fn, ServiceBuilder, ServiceExt};
-use weft::resiliency::{
-    BreakerLayer, BreakerPolicy, BreakerRegistry, HasDeadline, RetryLayer, RetryPolicy,
-    TimeoutLayer,
-};
+use weft::layers::{BreakerLayer, BreakerRegistry, HasDeadline, RetryLayer, TimeoutLayer};
+use weft::resiliency::{BreakerPolicy, RetryPolicy};
 use weft::Error;
 
 fn invoke_service(c: &mut Criterion) {

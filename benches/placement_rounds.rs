@@ -256,13 +256,11 @@ fn runtime(name: &str) -> Runtime {
 }
 
 fn placement_rounds(c: &mut Criterion) {
-    let config = PlacementConfig {
-        coalesce_window: Duration::ZERO,
+    let config = PlacementConfig::default()
+        .coalesce_window(Duration::ZERO)
         // Generous: only the stream closing should remove a host during the run.
-        faulty_host_timeout: Duration::from_secs(30),
-        startup_grace: Some(Duration::ZERO),
-        ..PlacementConfig::default()
-    };
+        .faulty_host_timeout(Duration::from_secs(30))
+        .startup_grace(Duration::ZERO);
     let placement_rt = runtime("placement");
     let hosts_rt = runtime("fake-hosts");
 

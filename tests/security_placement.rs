@@ -128,10 +128,7 @@ async fn first_reply(
 async fn mtls_placement(pki: &Pki) -> (weft_placement::RunningPlacement, String) {
     let placement_identity = pki.identity_in("weft-system", "weft-placement").await;
     let placement = PlacementServer::builder()
-        .config(weft_placement::PlacementConfig {
-            startup_grace: Some(Duration::ZERO),
-            ..Default::default()
-        })
+        .config(weft_placement::PlacementConfig::default().startup_grace(Duration::ZERO))
         .grpc_addr("127.0.0.1:0".parse().unwrap())
         .tls(placement_identity.tls_server_config())
         .start()

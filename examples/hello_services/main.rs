@@ -51,12 +51,10 @@ fn frontend(placement: &str) -> Result<Host, Error> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let placement = weft_placement::start(
-        weft_placement::PlacementConfig {
-            faulty_host_timeout: Duration::from_secs(2),
+        weft_placement::PlacementConfig::default()
+            .faulty_host_timeout(Duration::from_secs(2))
             // The cluster's first placement: no earlier leases to wait out.
-            startup_grace: Some(Duration::ZERO),
-            ..Default::default()
-        },
+            .startup_grace(Duration::ZERO),
         "127.0.0.1:0".parse()?,
         None,
     )

@@ -37,13 +37,11 @@ impl TestPlacement {
     }
 
     async fn launch(addr: SocketAddr, startup_grace: Option<Duration>) -> TestPlacement {
-        let config = PlacementConfig {
-            faulty_host_timeout: Duration::from_secs(2),
-            ack_timeout: Duration::from_secs(3),
-            lock_timeout: Duration::from_secs(5),
-            startup_grace,
-            ..PlacementConfig::default()
-        };
+        let mut config = PlacementConfig::default()
+            .faulty_host_timeout(Duration::from_secs(2))
+            .ack_timeout(Duration::from_secs(3))
+            .lock_timeout(Duration::from_secs(5));
+        config.startup_grace = startup_grace;
         let http = SocketAddr::from(([127, 0, 0, 1], 0));
         let mut last = None;
         // Restarting on the same port may race the old listener's close for a moment.

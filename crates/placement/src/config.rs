@@ -11,14 +11,15 @@ use std::time::Duration;
 /// use std::time::Duration;
 /// use weft_placement::PlacementConfig;
 ///
-/// let config = PlacementConfig {
-///     faulty_host_timeout: Duration::from_secs(2),
-///     ..PlacementConfig::default()
-/// };
+/// let config = PlacementConfig::default()
+///     .faulty_host_timeout(Duration::from_secs(2))
+///     .startup_grace(Duration::ZERO);
 /// config.validate()?;
+/// assert_eq!(config.ack_timeout, Duration::from_secs(5));
 /// # Ok::<(), weft_placement::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PlacementConfig {
     /// Virtual nodes per host on each actor type's ring. Default: 100. Must be at least 1.
     pub replication_factor: u32,
@@ -66,6 +67,60 @@ impl Default for PlacementConfig {
 }
 
 impl PlacementConfig {
+    /// Sets [`replication_factor`](Self::replication_factor). Default: 100.
+    pub fn replication_factor(mut self, replication_factor: u32) -> Self {
+        self.replication_factor = replication_factor;
+        self
+    }
+
+    /// Sets [`faulty_host_timeout`](Self::faulty_host_timeout). Default: 5 s.
+    pub fn faulty_host_timeout(mut self, faulty_host_timeout: Duration) -> Self {
+        self.faulty_host_timeout = faulty_host_timeout;
+        self
+    }
+
+    /// Sets [`ack_timeout`](Self::ack_timeout). Default: 5 s.
+    pub fn ack_timeout(mut self, ack_timeout: Duration) -> Self {
+        self.ack_timeout = ack_timeout;
+        self
+    }
+
+    /// Sets [`coalesce_window`](Self::coalesce_window). Default: 50 ms.
+    pub fn coalesce_window(mut self, coalesce_window: Duration) -> Self {
+        self.coalesce_window = coalesce_window;
+        self
+    }
+
+    /// Sets [`lock_timeout`](Self::lock_timeout). Default: 10 s.
+    pub fn lock_timeout(mut self, lock_timeout: Duration) -> Self {
+        self.lock_timeout = lock_timeout;
+        self
+    }
+
+    /// Sets [`startup_grace`](Self::startup_grace). Default: `None` (`faulty_host_timeout`).
+    pub fn startup_grace(mut self, startup_grace: Duration) -> Self {
+        self.startup_grace = Some(startup_grace);
+        self
+    }
+
+    /// Sets [`max_actor_types_per_host`](Self::max_actor_types_per_host). Default: 1024.
+    pub fn max_actor_types_per_host(mut self, max_actor_types_per_host: usize) -> Self {
+        self.max_actor_types_per_host = max_actor_types_per_host;
+        self
+    }
+
+    /// Sets [`max_name_bytes`](Self::max_name_bytes). Default: 1024.
+    pub fn max_name_bytes(mut self, max_name_bytes: usize) -> Self {
+        self.max_name_bytes = max_name_bytes;
+        self
+    }
+
+    /// Sets [`max_address_bytes`](Self::max_address_bytes). Default: 512.
+    pub fn max_address_bytes(mut self, max_address_bytes: usize) -> Self {
+        self.max_address_bytes = max_address_bytes;
+        self
+    }
+
     /// Checks every constraint documented on the fields.
     ///
     /// # Errors

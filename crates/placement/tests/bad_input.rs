@@ -103,10 +103,7 @@ async fn a_first_message_other_than_register_is_rejected() {
 
 #[tokio::test]
 async fn a_stream_that_never_registers_is_rejected_after_the_faulty_host_timeout() {
-    let config = PlacementConfig {
-        faulty_host_timeout: Duration::from_millis(200),
-        ..PlacementConfig::default()
-    };
+    let config = PlacementConfig::default().faulty_host_timeout(Duration::from_millis(200));
     let placement = start(config).await;
     let mut client = client(&placement.grpc_uri()).await;
     let (_tx, rx) = mpsc::channel::<HostMessage>(1);

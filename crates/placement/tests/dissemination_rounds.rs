@@ -106,10 +106,7 @@ async fn three_hosts_are_listed_sorted_and_untouched_types_keep_their_version() 
 
 #[tokio::test]
 async fn registrations_within_the_coalesce_window_make_one_round() {
-    let config = PlacementConfig {
-        coalesce_window: Duration::from_millis(500),
-        ..PlacementConfig::default()
-    };
+    let config = PlacementConfig::default().coalesce_window(Duration::from_millis(500));
     let placement = start(config).await;
     let uri = placement.grpc_uri();
 

@@ -28,10 +28,7 @@ fn b_at(address: String) -> weft_placement::proto::Register {
 
 #[tokio::test]
 async fn a_dead_host_whose_stream_closes_is_removed_at_once() {
-    let config = PlacementConfig {
-        faulty_host_timeout: Duration::from_secs(3),
-        ..PlacementConfig::default()
-    };
+    let config = PlacementConfig::default().faulty_host_timeout(Duration::from_secs(3));
     let placement = start(config).await;
     let uri = placement.grpc_uri();
     let mut a = joined(&uri, "a", &["Cart"]).await;
@@ -62,10 +59,7 @@ async fn a_dead_host_whose_stream_closes_is_removed_at_once() {
 #[tokio::test]
 async fn a_live_host_whose_stream_breaks_keeps_its_actors_until_its_lease_ran_out() {
     let timeout_ = Duration::from_millis(1500);
-    let config = PlacementConfig {
-        faulty_host_timeout: timeout_,
-        ..PlacementConfig::default()
-    };
+    let config = PlacementConfig::default().faulty_host_timeout(timeout_);
     let placement = start(config).await;
     let uri = placement.grpc_uri();
     let mut a = joined(&uri, "a", &["Cart"]).await;
@@ -91,10 +85,7 @@ async fn a_live_host_whose_stream_breaks_keeps_its_actors_until_its_lease_ran_ou
 
 #[tokio::test]
 async fn a_host_that_stops_heartbeating_is_removed_after_the_faulty_host_timeout() {
-    let config = PlacementConfig {
-        faulty_host_timeout: Duration::from_millis(300),
-        ..PlacementConfig::default()
-    };
+    let config = PlacementConfig::default().faulty_host_timeout(Duration::from_millis(300));
     let placement = start(config).await;
     let uri = placement.grpc_uri();
     let mut a = joined(&uri, "a", &["Cart"]).await;
@@ -121,11 +112,9 @@ async fn a_host_that_stops_heartbeating_is_removed_after_the_faulty_host_timeout
 
 #[tokio::test]
 async fn a_host_that_never_acks_is_evicted_and_the_round_completes_for_the_others() {
-    let config = PlacementConfig {
-        ack_timeout: Duration::from_millis(300),
-        lock_timeout: Duration::from_secs(1),
-        ..PlacementConfig::default()
-    };
+    let config = PlacementConfig::default()
+        .ack_timeout(Duration::from_millis(300))
+        .lock_timeout(Duration::from_secs(1));
     let placement = start(config).await;
     let uri = placement.grpc_uri();
     let mut a = joined(&uri, "a", &["Cart"]).await;

@@ -48,10 +48,7 @@ async fn hosts_reconnect_to_a_restarted_placement_and_tables_are_rebuilt() {
     // A restart: its first table waits out the startup grace (leases granted by the previous
     // process run out meanwhile), then holds every host that re-registered.
     let grace = Duration::from_millis(600);
-    let config = PlacementConfig {
-        startup_grace: Some(grace),
-        ..PlacementConfig::default()
-    };
+    let config = PlacementConfig::default().startup_grace(grace);
     let restarted = tokio::time::Instant::now();
     let placement = weft_placement::start(config, grpc_addr, None)
         .await

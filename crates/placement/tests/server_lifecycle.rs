@@ -18,10 +18,7 @@ fn any() -> SocketAddr {
 
 #[tokio::test]
 async fn an_invalid_config_is_refused_before_binding() {
-    let config = PlacementConfig {
-        replication_factor: 0,
-        ..PlacementConfig::default()
-    };
+    let config = PlacementConfig::default().replication_factor(0);
     let err = weft_placement::start(config, any(), None)
         .await
         .unwrap_err();
@@ -90,10 +87,7 @@ async fn serve_with_shutdown_serves_until_signalled_then_stops() {
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = tokio::spawn(
         PlacementServer::builder()
-            .config(PlacementConfig {
-                startup_grace: Some(Duration::ZERO),
-                ..PlacementConfig::default()
-            })
+            .config(PlacementConfig::default().startup_grace(Duration::ZERO))
             .grpc_addr(grpc)
             .http_addr(http)
             .serve_with_shutdown(async {

@@ -42,7 +42,27 @@ impl Default for Reentrancy {
 }
 
 /// Settings of one host. Every field has a documented default.
+///
+/// Build one from [`HostConfig::default`] and the setters named after its fields; the fields
+/// stay readable.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use weft_runtime::{Host, HostConfig, MemoryStore};
+///
+/// let config = HostConfig::default()
+///     .app_id("shop")
+///     .call_timeout(Duration::from_secs(5))
+///     .mailbox_capacity(64);
+/// config.validate()?;
+/// assert_eq!(config.idle_timeout, Duration::from_secs(60 * 60));
+/// let builder = Host::builder().config(config).store(MemoryStore::new());
+/// # let _ = builder;
+/// # Ok::<(), weft_runtime::Error>(())
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct HostConfig {
     /// The app id of this host; the first part of every state key. Default: `"weft"`.
     pub app_id: String,
@@ -99,6 +119,62 @@ impl Default for HostConfig {
 }
 
 impl HostConfig {
+    /// Sets [`app_id`](Self::app_id). Default: `"weft"`.
+    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.app_id = app_id.into();
+        self
+    }
+
+    /// Sets [`idle_timeout`](Self::idle_timeout). Default: 60 min.
+    pub fn idle_timeout(mut self, idle_timeout: Duration) -> Self {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// Sets [`scan_interval`](Self::scan_interval). Default: 30 s.
+    pub fn scan_interval(mut self, scan_interval: Duration) -> Self {
+        self.scan_interval = scan_interval;
+        self
+    }
+
+    /// Sets [`call_timeout`](Self::call_timeout). Default: 60 s.
+    pub fn call_timeout(mut self, call_timeout: Duration) -> Self {
+        self.call_timeout = call_timeout;
+        self
+    }
+
+    /// Sets [`mailbox_capacity`](Self::mailbox_capacity). Default: 1024.
+    pub fn mailbox_capacity(mut self, mailbox_capacity: usize) -> Self {
+        self.mailbox_capacity = mailbox_capacity;
+        self
+    }
+
+    /// Sets [`reentrancy`](Self::reentrancy). Default: off, depth 32.
+    pub fn reentrancy(mut self, reentrancy: Reentrancy) -> Self {
+        self.reentrancy = reentrancy;
+        self
+    }
+
+    /// Sets [`shutdown_timeout`](Self::shutdown_timeout). Default: 30 s.
+    pub fn shutdown_timeout(mut self, shutdown_timeout: Duration) -> Self {
+        self.shutdown_timeout = shutdown_timeout;
+        self
+    }
+
+    /// Sets [`fencing`](Self::fencing). Default: off (a host joined to a placement service
+    /// always fences).
+    pub fn fencing(mut self, fencing: bool) -> Self {
+        self.fencing = fencing;
+        self
+    }
+
+    /// Sets [`max_request_bytes`](Self::max_request_bytes). Default: 4 MiB
+    /// ([`DEFAULT_MAX_REQUEST_BYTES`]).
+    pub fn max_request_bytes(mut self, max_request_bytes: usize) -> Self {
+        self.max_request_bytes = max_request_bytes;
+        self
+    }
+
     /// Checks the settings; the error names the field, its value and the rule.
     ///
     /// # Errors
@@ -122,7 +198,19 @@ impl HostConfig {
 }
 
 /// Per-actor-type overrides of the host settings; `None` means "use the host's".
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use weft_runtime::{ActorTypeConfig, Reentrancy};
+///
+/// let config = ActorTypeConfig::default()
+///     .idle_timeout(Duration::from_secs(5))
+///     .reentrancy(Reentrancy::enabled());
+/// assert_eq!(config.scan_interval, None);
+/// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ActorTypeConfig {
     /// Idle time after which an actor of this type is deactivated.
     pub idle_timeout: Option<Duration>,
@@ -141,6 +229,24 @@ pub(crate) struct EffectiveTypeConfig {
 }
 
 impl ActorTypeConfig {
+    /// Sets [`idle_timeout`](Self::idle_timeout). Default: `None` (the host's).
+    pub fn idle_timeout(mut self, idle_timeout: Duration) -> Self {
+        self.idle_timeout = Some(idle_timeout);
+        self
+    }
+
+    /// Sets [`scan_interval`](Self::scan_interval). Default: `None` (the host's).
+    pub fn scan_interval(mut self, scan_interval: Duration) -> Self {
+        self.scan_interval = Some(scan_interval);
+        self
+    }
+
+    /// Sets [`reentrancy`](Self::reentrancy). Default: `None` (the host's).
+    pub fn reentrancy(mut self, reentrancy: Reentrancy) -> Self {
+        self.reentrancy = Some(reentrancy);
+        self
+    }
+
     pub(crate) fn resolve(&self, host: &HostConfig) -> Result<EffectiveTypeConfig, Error> {
         let resolved = EffectiveTypeConfig {
             idle_timeout: self.idle_timeout.unwrap_or(host.idle_timeout),
@@ -183,10 +289,7 @@ mod tests {
 
     #[test]
     fn zero_idle_timeout_is_rejected_with_the_field_name() {
-        let c = HostConfig {
-            idle_timeout: Duration::ZERO,
-            ..HostConfig::default()
-        };
+        let c = HostConfig::default().idle_timeout(Duration::ZERO);
         let e = c.validate().unwrap_err();
         assert!(e.message().contains("`idle_timeout`"), "{e}");
     }
@@ -194,22 +297,17 @@ mod tests {
     #[test]
     fn type_overrides_win_over_host_defaults() {
         let host = HostConfig::default();
-        let t = ActorTypeConfig {
-            idle_timeout: Some(Duration::from_secs(5)),
-            ..Default::default()
-        }
-        .resolve(&host)
-        .unwrap();
+        let t = ActorTypeConfig::default()
+            .idle_timeout(Duration::from_secs(5))
+            .resolve(&host)
+            .unwrap();
         assert_eq!(t.idle_timeout, Duration::from_secs(5));
         assert_eq!(t.scan_interval, host.scan_interval);
     }
 
     #[test]
     fn app_id_with_separator_is_rejected() {
-        let c = HostConfig {
-            app_id: "a||b".into(),
-            ..HostConfig::default()
-        };
+        let c = HostConfig::default().app_id("a||b");
         assert_eq!(c.validate().unwrap_err().kind(), ErrorKind::InvalidArgument);
     }
 }

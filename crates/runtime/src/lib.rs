@@ -45,6 +45,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod host;
 mod invoke;
+pub mod layers;
 mod placement;
 pub mod reminder;
 pub mod resiliency;

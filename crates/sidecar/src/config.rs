@@ -14,6 +14,7 @@ use clap::Parser;
     version,
     about = "A Dapr-compatible sidecar running a Weft host"
 )]
+#[non_exhaustive]
 pub struct Config {
     /// This app's id (Dapr: --app-id).
     #[arg(long, env = "APP_ID")]
@@ -212,6 +213,168 @@ impl Config {
                 http_max_connections: weft_http::DEFAULT_MAX_CONNECTIONS,
             },
         }
+    }
+
+    /// Sets [`app_id`](Self::app_id). Default: (set by [`Config::new`]).
+    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.app_id = app_id.into();
+        self
+    }
+
+    /// Sets [`app_port`](Self::app_port). Default: none (`weftd` only makes calls).
+    pub fn app_port(mut self, app_port: u16) -> Self {
+        self.app_port = Some(app_port);
+        self
+    }
+
+    /// Sets [`dapr_http_port`](Self::dapr_http_port). Default: 3500.
+    pub fn dapr_http_port(mut self, dapr_http_port: u16) -> Self {
+        self.dapr_http_port = dapr_http_port;
+        self
+    }
+
+    /// Sets [`dapr_listen_address`](Self::dapr_listen_address). Default: `127.0.0.1`.
+    pub fn dapr_listen_address(mut self, dapr_listen_address: std::net::IpAddr) -> Self {
+        self.dapr_listen_address = dapr_listen_address;
+        self
+    }
+
+    /// Sets [`placement_host_address`](Self::placement_host_address). Default: none (no cluster).
+    pub fn placement_host_address(mut self, placement_host_address: impl Into<String>) -> Self {
+        self.placement_host_address = Some(placement_host_address.into());
+        self
+    }
+
+    /// Sets [`internal_address`](Self::internal_address). Default: `127.0.0.1:0`.
+    pub fn internal_address(mut self, internal_address: SocketAddr) -> Self {
+        self.internal_address = internal_address;
+        self
+    }
+
+    /// Sets [`host_id`](Self::host_id). Default: `<app-id>-<random>`.
+    pub fn host_id(mut self, host_id: impl Into<String>) -> Self {
+        self.host_id = Some(host_id.into());
+        self
+    }
+
+    /// Sets [`namespace`](Self::namespace). Default: `"default"`.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// Sets [`resolver_file`](Self::resolver_file). Default: none (the placement registry).
+    pub fn resolver_file(mut self, resolver_file: impl Into<PathBuf>) -> Self {
+        self.resolver_file = Some(resolver_file.into());
+        self
+    }
+
+    /// Sets [`resiliency_file`](Self::resiliency_file). Default: none.
+    pub fn resiliency_file(mut self, resiliency_file: impl Into<PathBuf>) -> Self {
+        self.resiliency_file = Some(resiliency_file.into());
+        self
+    }
+
+    /// Sets [`state_store`](Self::state_store). Default: `"memory"`.
+    pub fn state_store(mut self, state_store: impl Into<String>) -> Self {
+        self.state_store = state_store.into();
+        self
+    }
+
+    /// Sets [`metrics_address`](Self::metrics_address). Default: none (no metrics endpoint).
+    pub fn metrics_address(mut self, metrics_address: SocketAddr) -> Self {
+        self.metrics_address = Some(metrics_address);
+        self
+    }
+
+    /// Sets [`app_config_timeout`](Self::app_config_timeout). Default: 30 s.
+    pub fn app_config_timeout(mut self, app_config_timeout: Duration) -> Self {
+        self.app_config_timeout = app_config_timeout;
+        self
+    }
+
+    /// Sets [`max_request_bytes`](Self::max_request_bytes). Default: 4 MiB.
+    pub fn max_request_bytes(mut self, max_request_bytes: usize) -> Self {
+        self.max_request_bytes = max_request_bytes;
+        self
+    }
+
+    /// Sets [`sentry_address`](Self::sentry_address). Default: none (plain text).
+    pub fn sentry_address(mut self, sentry_address: impl Into<String>) -> Self {
+        self.sentry_address = Some(sentry_address.into());
+        self
+    }
+
+    /// Sets [`trust_bundle`](Self::trust_bundle). Default: none.
+    pub fn trust_bundle(mut self, trust_bundle: impl Into<PathBuf>) -> Self {
+        self.trust_bundle = Some(trust_bundle.into());
+        self
+    }
+
+    /// Sets [`join_token_file`](Self::join_token_file). Default: none (`WEFT_JOIN_TOKEN` is read).
+    pub fn join_token_file(mut self, join_token_file: impl Into<PathBuf>) -> Self {
+        self.join_token_file = Some(join_token_file.into());
+        self
+    }
+
+    /// Sets [`trust_domain`](Self::trust_domain). Default: `"cluster.local"`.
+    pub fn trust_domain(mut self, trust_domain: impl Into<String>) -> Self {
+        self.trust_domain = trust_domain.into();
+        self
+    }
+
+    /// Sets [`access_control_file`](Self::access_control_file). Default: none (every caller allowed).
+    pub fn access_control_file(mut self, access_control_file: impl Into<PathBuf>) -> Self {
+        self.access_control_file = Some(access_control_file.into());
+        self
+    }
+
+    /// Sets [`enable_app_health_check`](Self::enable_app_health_check). Default: off.
+    pub fn enable_app_health_check(mut self, enable_app_health_check: bool) -> Self {
+        self.enable_app_health_check = enable_app_health_check;
+        self
+    }
+
+    /// Sets [`app_health_check_path`](Self::app_health_check_path). Default: `"/healthz"`.
+    pub fn app_health_check_path(mut self, app_health_check_path: impl Into<String>) -> Self {
+        self.app_health_check_path = app_health_check_path.into();
+        self
+    }
+
+    /// Sets [`app_health_probe_interval`](Self::app_health_probe_interval). Default: 5 s.
+    pub fn app_health_probe_interval(mut self, app_health_probe_interval: Duration) -> Self {
+        self.app_health_probe_interval = app_health_probe_interval;
+        self
+    }
+
+    /// Sets [`app_health_threshold`](Self::app_health_threshold). Default: 3.
+    pub fn app_health_threshold(mut self, app_health_threshold: u32) -> Self {
+        self.app_health_threshold = app_health_threshold;
+        self
+    }
+
+    /// Sets [`call_timeout`](Self::call_timeout). Default: 60 s.
+    pub fn call_timeout(mut self, call_timeout: Duration) -> Self {
+        self.call_timeout = call_timeout;
+        self
+    }
+
+    /// Sets [`api_token`](Self::api_token). Default: none (the API is open).
+    pub fn api_token(mut self, api_token: Secret) -> Self {
+        self.api_token = Some(api_token);
+        self
+    }
+
+    /// Sets [`app_api_token`](Self::app_api_token). Default: none.
+    pub fn app_api_token(mut self, app_api_token: Secret) -> Self {
+        self.app_api_token = Some(app_api_token);
+        self
+    }
+
+    /// Sets [`http_limits`](Self::http_limits). Default: `weft_http`'s defaults.
+    pub fn http_limits(mut self, http_limits: weft_http::LimitFlags) -> Self {
+        self.http_limits = http_limits;
+        self
     }
 
     /// The placement address as a URL.

@@ -432,12 +432,12 @@ async fn a_sidecar_without_an_app_refuses_timers_at_once() {
 async fn api_tokens_guard_every_path_but_health_and_reach_the_app() {
     let (placement, placement_addr) = support::placement().await;
     let app = StubApp::start().await;
-    let mut config = Config::new("probe");
-    config.app_port = Some(app.port);
-    // In a cluster, so that the app can invoke itself by app id.
-    config.placement_host_address = Some(placement_addr);
-    config.api_token = Some(weft_sidecar::Secret::new("s3cret"));
-    config.app_api_token = Some(weft_sidecar::Secret::new("app-tok"));
+    let config = Config::new("probe")
+        .app_port(app.port)
+        // In a cluster, so that the app can invoke itself by app id.
+        .placement_host_address(placement_addr)
+        .api_token(weft_sidecar::Secret::new("s3cret"))
+        .app_api_token(weft_sidecar::Secret::new("app-tok"));
     let weftd = start(config).await;
     let (http, addr) = (client(), weftd.http_addr());
     let with = |r: reqwest::RequestBuilder| r.header("dapr-api-token", "s3cret");

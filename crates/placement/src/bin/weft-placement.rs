@@ -83,17 +83,16 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
-    let config = PlacementConfig {
-        replication_factor: args.replication_factor,
-        faulty_host_timeout: args.faulty_host_timeout,
-        ack_timeout: args.ack_timeout,
-        coalesce_window: args.coalesce_window,
-        lock_timeout: args.lock_timeout,
-        startup_grace: args.startup_grace,
-        max_actor_types_per_host: args.max_actor_types_per_host,
-        max_name_bytes: args.max_name_bytes,
-        max_address_bytes: args.max_address_bytes,
-    };
+    let mut config = PlacementConfig::default()
+        .replication_factor(args.replication_factor)
+        .faulty_host_timeout(args.faulty_host_timeout)
+        .ack_timeout(args.ack_timeout)
+        .coalesce_window(args.coalesce_window)
+        .lock_timeout(args.lock_timeout)
+        .max_actor_types_per_host(args.max_actor_types_per_host)
+        .max_name_bytes(args.max_name_bytes)
+        .max_address_bytes(args.max_address_bytes);
+    config.startup_grace = args.startup_grace;
     let mut server = PlacementServer::builder()
         .config(config)
         .grpc_addr(args.listen)

@@ -31,6 +31,7 @@ use table::Tables;
 /// assert_eq!(c.namespace, "default");
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClusterConfig {
     /// Stable id of this host (not its address): the ring hashes it, so a restart at another
     /// address does not move actors.

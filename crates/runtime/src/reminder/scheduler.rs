@@ -65,6 +65,12 @@ impl ReminderConfig {
         self
     }
 
+    /// Sets `page_size`. Default: 1000.
+    pub fn page_size(mut self, n: usize) -> Self {
+        self.page_size = n;
+        self
+    }
+
     /// Sets `max_concurrent_fires`. Default: 512.
     pub fn max_concurrent_fires(mut self, n: usize) -> Self {
         self.max_concurrent_fires = n;

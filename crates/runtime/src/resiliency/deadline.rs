@@ -10,7 +10,7 @@ use tokio::time::Instant;
 /// # Examples
 /// ```
 /// use tokio::time::Instant;
-/// use weft_runtime::resiliency::HasDeadline;
+/// use weft_runtime::layers::HasDeadline;
 ///
 /// #[derive(Clone)]
 /// struct Ping { deadline: Instant }

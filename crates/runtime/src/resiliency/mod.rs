@@ -7,7 +7,7 @@
 //! style strings (`"5s"`, `"100ms"`, `"1m30s"`), parsed by `humantime`.
 //!
 //! [`Resiliency::resolve`] turns a target and method into a [`ResolvedPolicy`]; the three tower
-//! layers apply it:
+//! layers of [`crate::layers`] apply it:
 //!
 //! | layer | does |
 //! | --- | --- |
@@ -87,26 +87,30 @@
 //! [`ErrorKind::NotFound`]: crate::ErrorKind::NotFound
 //! [`ErrorKind::InvalidArgument`]: crate::ErrorKind::InvalidArgument
 
-mod breaker;
+pub(crate) mod breaker;
 mod builder;
 mod de;
-mod deadline;
+pub(crate) mod deadline;
 mod load;
 mod policy;
 mod resolve;
-mod retry;
+pub(crate) mod retry;
 mod targets;
 #[cfg(test)]
 mod tests;
-mod timeout;
+pub(crate) mod timeout;
 
-pub use breaker::{Breaker, BreakerFuture, BreakerLayer, BreakerRegistry, BreakerState, Permit};
 pub use builder::ResiliencyBuilder;
-pub use deadline::HasDeadline;
 pub use policy::{
     BackoffKind, BreakerPolicy, Matching, Policies, Resiliency, RetryPolicy, MAX_RETRIES_LIMIT,
 };
 pub use resolve::{ResolvedPolicy, Target};
-pub use retry::{should_retry, Backoff, Retry, RetryFuture, RetryLayer};
+pub use retry::Backoff;
 pub use targets::{MethodPolicy, TargetPolicy, Targets};
-pub use timeout::{Timeout, TimeoutFuture, TimeoutLayer};
+
+// The tower middleware that applies the policies: public as `crate::layers`; plumbing (permits,
+// the retry decision) stays crate-private.
+pub(crate) use breaker::{BreakerLayer, BreakerRegistry, BreakerState};
+pub(crate) use deadline::HasDeadline;
+pub(crate) use retry::RetryLayer;
+pub(crate) use timeout::TimeoutLayer;

@@ -485,7 +485,7 @@ fn from_callee(e: Error) -> Error {
 mod tests {
     use super::*;
     use crate::error::{RetryClass, ALL_KINDS};
-    use crate::resiliency::should_retry;
+    use crate::resiliency::retry::should_retry;
 
     #[test]
     fn the_default_service_retry_retries_by_retry_class() {

@@ -3,6 +3,7 @@
 //! Why it ships in the library behind a feature and not in `tests/`: integration tests in other
 //! crates need the same helpers, and a feature keeps them out of production builds.
 
+pub mod conformance;
 mod dns;
 mod redis;
 mod wire;

@@ -211,12 +211,10 @@ impl Weftd {
 
 /// A placement server in this process.
 pub async fn placement() -> (weft_placement::RunningPlacement, String) {
-    let config = weft_placement::PlacementConfig {
-        faulty_host_timeout: Duration::from_secs(2),
+    let config = weft_placement::PlacementConfig::default()
+        .faulty_host_timeout(Duration::from_secs(2))
         // The cluster's first placement: no earlier leases to wait out.
-        startup_grace: Some(Duration::ZERO),
-        ..Default::default()
-    };
+        .startup_grace(Duration::ZERO);
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let running = weft_placement::start(config, any, None)
         .await

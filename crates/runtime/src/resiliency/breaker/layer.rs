@@ -15,7 +15,8 @@ use crate::error::Error;
 /// # Examples
 /// ```
 /// use std::sync::Arc;
-/// use weft_runtime::resiliency::{BreakerLayer, BreakerPolicy, BreakerRegistry};
+/// use weft_runtime::layers::{BreakerLayer, BreakerRegistry};
+/// use weft_runtime::resiliency::BreakerPolicy;
 ///
 /// struct Request { instance: String }
 ///

@@ -4,8 +4,8 @@
 //! The state lives in a [`BreakerRegistry`] keyed by instance (any string: `"backend/10.0.0.7:50051"`).
 //! Only instances that are failing or tripped have an entry, so the registry stays as small as
 //! the set of unhealthy instances. [`BreakerLayer`] puts a registry in front of a service;
-//! [`BreakerRegistry::try_acquire`] and [`Permit`] let other code (a load balancer ejecting
-//! instances) use the same state directly.
+//! [`BreakerRegistry::state`] lets other code (a load balancer ejecting instances) read the same
+//! state directly.
 
 mod error;
 mod future;
@@ -14,7 +14,7 @@ mod registry;
 
 pub use future::BreakerFuture;
 pub use layer::{Breaker, BreakerLayer};
-pub use registry::{BreakerRegistry, Permit};
+pub use registry::BreakerRegistry;
 
 /// The state of one instance's circuit, for routing decisions and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

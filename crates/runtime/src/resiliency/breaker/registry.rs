@@ -15,18 +15,15 @@ use crate::resiliency::policy::BreakerPolicy;
 /// # Examples
 /// ```
 /// use std::sync::Arc;
-/// use weft_runtime::{Error, ErrorKind};
-/// use weft_runtime::resiliency::{BreakerPolicy, BreakerRegistry, BreakerState};
+/// use weft_runtime::layers::{BreakerLayer, BreakerRegistry, BreakerState};
+/// use weft_runtime::resiliency::BreakerPolicy;
 ///
 /// let breakers = BreakerRegistry::new(Arc::new(BreakerPolicy::trip_after(2)));
-/// for _ in 0..2 {
-///     let permit = breakers.try_acquire("backend/1")?;
-///     permit.record::<()>(&Err(Error::new(ErrorKind::Unavailable, "connection refused")));
-/// }
-/// assert_eq!(breakers.state("backend/1"), BreakerState::Open);
-/// assert_eq!(breakers.try_acquire("backend/1").unwrap_err().kind(), ErrorKind::CircuitOpen);
-/// assert_eq!(breakers.state("backend/2"), BreakerState::Closed);
-/// # Ok::<(), Error>(())
+/// // Calls through this layer count toward their instance's circuit in `breakers`.
+/// let layer = BreakerLayer::new(breakers.clone(), |instance: &String| instance.clone());
+/// # let _ = layer;
+/// assert_eq!(breakers.state("backend/1"), BreakerState::Closed);
+/// assert_eq!(breakers.consecutive_failures("backend/1"), 0);
 /// ```
 #[derive(Debug, Clone)]
 pub struct BreakerRegistry {
@@ -68,7 +65,7 @@ enum Phase {
 /// success nor failure.
 #[derive(Debug)]
 #[must_use = "record the call's outcome with `Permit::record`"]
-pub struct Permit {
+pub(crate) struct Permit {
     registry: BreakerRegistry,
     key: String,
     /// `Some(generation)` for a half-open probe.
@@ -129,7 +126,7 @@ impl BreakerRegistry {
     /// [`ErrorKind::CircuitOpen`](crate::ErrorKind::CircuitOpen) while the circuit is open
     /// ("circuit open for backend/1 (5 consecutive failures); retry after 20s"), or half-open
     /// with all its probes in flight.
-    pub fn try_acquire(&self, key: impl Into<String>) -> Result<Permit, Error> {
+    pub(crate) fn try_acquire(&self, key: impl Into<String>) -> Result<Permit, Error> {
         let key = key.into();
         let probe = match self.shared.entries.get_mut(key.as_str()) {
             None => None,
@@ -281,7 +278,7 @@ impl Permit {
     /// Reports the call's outcome: a success, or an error that does or does not count against
     /// the instance ([`BreakerPolicy::is_failure`]; an application error is an answer, so it
     /// counts as a success).
-    pub fn record<T>(mut self, outcome: &Result<T, Error>) {
+    pub(crate) fn record<T>(mut self, outcome: &Result<T, Error>) {
         self.recorded = true;
         let failed = match outcome {
             Ok(_) => false,
@@ -295,13 +292,9 @@ impl Permit {
     }
 
     /// Whether this call is a half-open probe.
-    pub fn is_probe(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_probe(&self) -> bool {
         self.probe.is_some()
-    }
-
-    /// The instance this permit is for.
-    pub fn key(&self) -> &str {
-        &self.key
     }
 }
 

@@ -17,7 +17,8 @@ use crate::resiliency::policy::RetryPolicy;
 /// use std::sync::Arc;
 /// use std::time::Duration;
 /// use tower::Layer;
-/// use weft_runtime::resiliency::{RetryLayer, RetryPolicy};
+/// use weft_runtime::layers::RetryLayer;
+/// use weft_runtime::resiliency::RetryPolicy;
 ///
 /// let layer = RetryLayer::new(Arc::new(RetryPolicy::constant(Duration::from_millis(50))));
 /// # let _ = layer;

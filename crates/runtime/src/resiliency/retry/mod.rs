@@ -29,21 +29,7 @@ use crate::error::Error;
 /// the policy's `max_retries` are used up. The wait is the policy's backoff for this retry,
 /// jittered; the caller still has to check it against the request's deadline, as [`Retry`]
 /// does.
-///
-/// # Examples
-/// ```
-/// use std::time::Duration;
-/// use weft_runtime::{Error, ErrorKind};
-/// use weft_runtime::resiliency::{should_retry, RetryPolicy};
-///
-/// let policy = RetryPolicy::constant(Duration::from_millis(100)).max_retries(2).jitter(0.0);
-/// let unavailable = Error::new(ErrorKind::Unavailable, "connection refused");
-/// assert_eq!(should_retry(&policy, &unavailable, 1), Some(Duration::from_millis(100)));
-/// assert_eq!(should_retry(&policy, &unavailable, 3), None); // two retries used
-/// let app = Error::new(ErrorKind::ActorFailed, "out of stock");
-/// assert_eq!(should_retry(&policy, &app, 1), None);
-/// ```
-pub fn should_retry(policy: &RetryPolicy, error: &Error, attempt: u32) -> Option<Duration> {
+pub(crate) fn should_retry(policy: &RetryPolicy, error: &Error, attempt: u32) -> Option<Duration> {
     if attempt == 0 || attempt > policy.retry_limit() {
         return None;
     }

@@ -7,7 +7,8 @@ use tower::{Layer, Service};
 
 use super::{call, secs, Mock, Req, Step};
 use crate::error::{Error, ErrorKind};
-use crate::resiliency::{Breaker, BreakerLayer, BreakerPolicy, BreakerRegistry, BreakerState};
+use crate::layers::{Breaker, BreakerLayer, BreakerRegistry, BreakerState};
+use crate::resiliency::BreakerPolicy;
 
 const KEY: &str = "backend/1";
 
@@ -237,4 +238,19 @@ async fn results_from_before_the_trip_are_ignored() {
 fn breaker_state_names_are_metric_labels() {
     assert_eq!(BreakerState::HalfOpen.to_string(), "half_open");
     assert_eq!(BreakerState::Open.as_str(), "open");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_registry_trips_each_instance_on_its_own() {
+    // The former doc example of `BreakerRegistry` (permits are crate-private now).
+    let reg = registry(2);
+    for _ in 0..2 {
+        fail(&reg, "backend/1", ErrorKind::Unavailable);
+    }
+    assert_eq!(reg.state("backend/1"), BreakerState::Open);
+    assert_eq!(
+        reg.try_acquire("backend/1").unwrap_err().kind(),
+        ErrorKind::CircuitOpen
+    );
+    assert_eq!(reg.state("backend/2"), BreakerState::Closed);
 }

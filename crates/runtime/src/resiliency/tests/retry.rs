@@ -209,3 +209,19 @@ fn retry_futures_are_send_and_layers_are_shareable() {
     let fut = tower::Service::call(&mut svc, Req::within(secs(1)));
     send(&fut);
 }
+
+#[test]
+fn should_retry_waits_the_backoff_for_retriable_errors_while_retries_are_left() {
+    // The former doc example of `should_retry` (crate-private now).
+    use crate::resiliency::retry::should_retry;
+    let policy = RetryPolicy::constant(ms(100)).max_retries(2).jitter(0.0);
+    let unavailable = Error::new(ErrorKind::Unavailable, "connection refused");
+    assert_eq!(should_retry(&policy, &unavailable, 1), Some(ms(100)));
+    assert_eq!(
+        should_retry(&policy, &unavailable, 3),
+        None,
+        "two retries used"
+    );
+    let app = Error::new(ErrorKind::ActorFailed, "out of stock");
+    assert_eq!(should_retry(&policy, &app, 1), None);
+}

@@ -17,7 +17,7 @@ use crate::resiliency::deadline::HasDeadline;
 /// # Examples
 /// ```
 /// use std::time::Duration;
-/// use weft_runtime::resiliency::TimeoutLayer;
+/// use weft_runtime::layers::TimeoutLayer;
 ///
 /// // The resolved policy's timeout, for calls to the app `backend`.
 /// let layer = TimeoutLayer::new("app backend", Some(Duration::from_secs(5)));
