@@ -1,4 +1,4 @@
-//! [`HostBuilder`]: the settings of a host. `start` (in `start.rs`) composes its parts.
+//! [`HostBuilder`](crate::HostBuilder): the settings of a host. `start` (in `start.rs`) composes its parts.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use crate::service::server::Methods;
 use crate::service::{ServiceRequest, ServiceResponse};
 use crate::state::StateStore;
 
-/// Builds a [`Host`]. Every setting has a default; a state store is required.
+/// Builds a [`Host`](crate::Host). Every setting has a default; a state store is required.
 ///
 /// # Examples
 /// ```
@@ -130,7 +130,7 @@ impl HostBuilder {
         self
     }
 
-    /// How long [`Host::shutdown`] waits for activations to finish. Default: 30 s.
+    /// How long [`Host::shutdown`](crate::Host::shutdown) waits for activations to finish. Default: 30 s.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.config.shutdown_timeout = timeout;
         self
@@ -169,8 +169,8 @@ impl HostBuilder {
     }
 
     /// Serves the service method `name` with `handler` (any `async` closure taking a
-    /// [`ServiceRequest`] and answering something that converts into a [`ServiceResponse`]).
-    /// Other apps call it by this host's app id; the host listens at [`HostBuilder::listen`]
+    /// [`ServiceRequest`](crate::ServiceRequest) and answering something that converts into a [`ServiceResponse`](crate::ServiceResponse)).
+    /// Other apps call it by this host's app id; the host listens at [`HostBuilder::listen`](crate::HostBuilder::listen)
     /// (or its cluster address).
     ///
     /// # Examples
@@ -218,7 +218,7 @@ impl HostBuilder {
     }
 
     /// Listens for calls from other hosts at `addr` (port 0 picks a free port; see
-    /// [`HostHandle::address`]). Not needed in a cluster, which listens at its own address.
+    /// [`HostHandle::address`](crate::HostHandle::address)). Not needed in a cluster, which listens at its own address.
     /// Defaults to not listening.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.fabric.listen = Some(addr);
@@ -247,7 +247,7 @@ impl HostBuilder {
         self
     }
 
-    /// Serves Prometheus metrics at `http://{addr}/metrics` (see [`HostHandle::metrics_addr`]).
+    /// Serves Prometheus metrics at `http://{addr}/metrics` (see [`HostHandle::metrics_addr`](crate::HostHandle::metrics_addr)).
     /// Defaults to no metrics (and no cost for them on the call path).
     pub fn metrics(mut self, addr: SocketAddr) -> Self {
         self.fabric.metrics_addr = Some(addr);

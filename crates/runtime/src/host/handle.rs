@@ -1,4 +1,4 @@
-//! [`HostHandle`]: what code outside the call path holds of a running host. It composes
+//! [`HostHandle`](crate::HostHandle): what code outside the call path holds of a running host. It composes
 //! nothing and routes nothing: actor calls go through the host's [`Dispatch`] (the router),
 //! local activations are seen through [`LocalActors`] (the activation table). Both are trait
 //! objects, so that everything below the host (actors, contexts, reminders, the invoke and
@@ -84,7 +84,7 @@ impl HostInner {
     }
 }
 
-/// Per-call options of [`HostHandle::call_with`].
+/// Per-call options of [`HostHandle::call_with`](crate::HostHandle::call_with).
 ///
 /// # Examples
 /// ```
@@ -112,8 +112,6 @@ impl CallOptions {
         self
     }
 }
-
-/// One call on its way in, before it has found its actor.
 
 impl HostHandle {
     /// Calls `method` of actor `actor_type`/`id` with an encoded payload, activating the actor if
@@ -146,10 +144,10 @@ impl HostHandle {
         self.inner.dispatch.send(actor_type, id, request)?.await
     }
 
-    /// As [`HostHandle::call`], with this call's own timeout.
+    /// As [`HostHandle::call`](crate::HostHandle::call), with this call's own timeout.
     ///
     /// # Errors
-    /// As [`HostHandle::call`].
+    /// As [`HostHandle::call`](crate::HostHandle::call).
     pub async fn call_with_timeout(
         &self,
         actor_type: &str,
@@ -163,10 +161,10 @@ impl HostHandle {
             .await
     }
 
-    /// As [`HostHandle::call`], with per-call options (timeout, codec of the payload).
+    /// As [`HostHandle::call`](crate::HostHandle::call), with per-call options (timeout, codec of the payload).
     ///
     /// # Errors
-    /// As [`HostHandle::call`].
+    /// As [`HostHandle::call`](crate::HostHandle::call).
     pub async fn call_with(
         &self,
         actor_type: &str,
@@ -200,7 +198,7 @@ impl HostHandle {
     /// The host's state store.
     ///
     /// # Errors
-    /// [`ErrorKind::ShuttingDown`] after [`Host::shutdown`], which releases the store.
+    /// [`ErrorKind::ShuttingDown`] after [`Host::shutdown`](crate::Host::shutdown), which releases the store.
     pub fn store(&self) -> Result<Arc<dyn StateStore>, Error> {
         self.inner.store()
     }
@@ -242,17 +240,17 @@ impl HostHandle {
     }
 
     /// The address other hosts reach this one at, if it listens (in a cluster, or with
-    /// [`HostBuilder::listen`]).
+    /// [`HostBuilder::listen`](crate::HostBuilder::listen)).
     pub fn address(&self) -> Option<&str> {
         self.inner.address.as_deref()
     }
 
-    /// Where this host serves `/metrics`, if it does ([`HostBuilder::metrics`]).
+    /// Where this host serves `/metrics`, if it does ([`HostBuilder::metrics`](crate::HostBuilder::metrics)).
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.inner.metrics_addr
     }
 
-    /// This host's metrics, if it keeps them ([`HostBuilder::metrics`]).
+    /// This host's metrics, if it keeps them ([`HostBuilder::metrics`](crate::HostBuilder::metrics)).
     pub fn metrics(&self) -> Option<&Arc<Metrics>> {
         self.inner.fabric.metrics.as_ref()
     }
@@ -295,7 +293,7 @@ impl HostHandle {
     /// Calls `method` of app `app_id` with `request` as JSON and decodes the JSON reply.
     ///
     /// # Errors
-    /// As [`HostHandle::invoke`]; [`ErrorKind::InvalidArgument`] when the reply is not JSON of
+    /// As [`HostHandle::invoke`](crate::HostHandle::invoke); [`ErrorKind::InvalidArgument`] when the reply is not JSON of
     /// `Resp`.
     pub async fn invoke_json<Req, Resp>(
         &self,
@@ -320,10 +318,10 @@ impl HostHandle {
         response.decode_json()
     }
 
-    /// Sends a full [`ServiceCall`] and returns the full response, whatever its status.
+    /// Sends a full [`ServiceCall`](crate::ServiceCall) and returns the full response, whatever its status.
     ///
     /// # Errors
-    /// As [`HostHandle::invoke`], except that a non-2xx status is an `Ok` response.
+    /// As [`HostHandle::invoke`](crate::HostHandle::invoke), except that a non-2xx status is an `Ok` response.
     pub async fn send(&self, call: ServiceCall) -> Result<ServiceResponse, Error> {
         if self.is_shutting_down() {
             return Err(shutting_down());
@@ -348,7 +346,7 @@ impl HostHandle {
     }
 
     /// Whether round-robin currently skips the instance at `address` (it failed to take a call
-    /// within the ejection period; see [`HostBuilder::ejection`]).
+    /// within the ejection period; see [`HostBuilder::ejection`](crate::HostBuilder::ejection)).
     pub fn is_ejected(&self, address: &str) -> bool {
         self.inner.fabric.balancer.is_ejected(address)
     }

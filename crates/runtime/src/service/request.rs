@@ -1,4 +1,4 @@
-//! The callee's side of a service call: the [`ServiceRequest`] its handler sees.
+//! The callee's side of a service call: the [`ServiceRequest`](crate::ServiceRequest) its handler sees.
 
 use std::sync::Arc;
 
@@ -71,7 +71,7 @@ impl ServiceRequest {
     }
 
     /// The request headers, except `traceparent`: the trace context travels in a field of its
-    /// own, read with [`ServiceRequest::trace`] or `header("traceparent")`.
+    /// own, read with [`ServiceRequest::trace`](crate::ServiceRequest::trace) or `header("traceparent")`.
     pub fn headers(&self) -> &[(String, String)] {
         &self.headers
     }
@@ -122,7 +122,7 @@ impl ServiceRequest {
     }
 
     /// The trace this call belongs to (its `traceparent`), if it carries a valid one. Pass it
-    /// to [`ServiceCall::trace`] so calls made while handling this one join the trace.
+    /// to [`ServiceCall::trace`](crate::ServiceCall::trace) so calls made while handling this one join the trace.
     pub fn trace(&self) -> Option<TraceContext> {
         self.traceparent
             .as_deref()
