@@ -147,6 +147,9 @@ impl Slot {
 /// What the rest of the host sees of its activation table (`actor::table`): a narrow view, so
 /// that the handle does not depend on the table.
 pub(crate) trait LocalActors: Send + Sync + std::fmt::Debug {
+    /// Whether the host's shutdown has begun.
+    fn is_shutting_down(&self) -> bool;
+
     /// The number of active actors of `actor_type` on this host.
     fn active_count(&self, actor_type: &str) -> usize;
 

@@ -50,7 +50,8 @@ pub(crate) struct ActivationTable {
     tracker: TaskTracker,
     /// The runtime the host was started on: activations run there, whoever calls.
     runtime: tokio::runtime::Handle,
-    shutting_down: Arc<AtomicBool>,
+    /// Set when the host's shutdown begins: no new calls, no new activations.
+    shutting_down: AtomicBool,
     mailbox_capacity: usize,
     /// The idle clock's origin.
     epoch: Instant,
@@ -79,7 +80,6 @@ impl ActivationTable {
         types: Vec<(TypeEntry, Spawner)>,
         host: Weak<HostInner>,
         runtime: tokio::runtime::Handle,
-        shutting_down: Arc<AtomicBool>,
         mailbox_capacity: usize,
     ) -> Self {
         let types = types
@@ -94,7 +94,7 @@ impl ActivationTable {
             host,
             tracker: TaskTracker::new(),
             runtime,
-            shutting_down,
+            shutting_down: AtomicBool::new(false),
             mailbox_capacity,
             epoch: Instant::now(),
         }
@@ -290,6 +290,11 @@ impl ActivationTable {
         Ok(())
     }
 
+    /// Shutdown begins: calls are refused from now on, and no actor activates any more.
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
     /// Starts one idle scanner per type; they run until aborted.
     pub(crate) fn spawn_idle_scanners(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
         self.types
@@ -347,6 +352,10 @@ impl LocalActors for ActivationTable {
                 .filter(|s| matches!(s.value(), Slot::Active(_)))
                 .count()
         })
+    }
+
+    fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
     }
 
     fn mailbox(&self, actor_type: &str, id: &str) -> Option<Option<Arc<Mailbox>>> {

@@ -7,7 +7,6 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -39,8 +38,6 @@ pub(crate) struct HostInner {
     pub(crate) config: HostConfig,
     /// `None` once the host has shut down.
     pub(crate) store: RwLock<Option<Arc<dyn StateStore>>>,
-    /// Set when shutdown begins; shared with the activation table.
-    pub(crate) shutting_down: Arc<AtomicBool>,
     pub(crate) cluster: Option<Arc<Cluster>>,
     /// Outgoing service calls: resolver, balancer, resiliency, metrics.
     pub(crate) fabric: Arc<Fabric>,
@@ -370,7 +367,7 @@ impl HostHandle {
     }
 
     pub(crate) fn is_shutting_down(&self) -> bool {
-        self.inner.shutting_down.load(Ordering::Acquire)
+        self.inner.local.is_shutting_down()
     }
 
     /// Waits until this host has its placement tables and appears in the table of every actor

@@ -9,7 +9,6 @@ mod start;
 pub use builder::HostBuilder;
 pub use handle::{CallOptions, HostHandle};
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,7 +54,7 @@ impl Host {
     /// when the final flush fails.
     pub async fn shutdown(mut self) -> Result<(), Error> {
         let inner = Arc::clone(&self.handle.inner);
-        inner.shutting_down.store(true, Ordering::SeqCst);
+        self.table.begin_shutdown();
         // Scanners and the reminder scheduler; the servers stop below, after the actors.
         for task in self.background.drain(..) {
             task.abort();

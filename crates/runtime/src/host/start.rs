@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
 use tokio_util::sync::CancellationToken;
@@ -64,7 +63,6 @@ impl HostBuilder {
         };
         let mut actor_types: Vec<String> = types.iter().map(|(t, _)| t.name.to_string()).collect();
         actor_types.sort_unstable();
-        let shutting_down = Arc::new(AtomicBool::new(false));
         let settings = self.fabric;
         let mut table = None;
         let inner = Arc::new_cyclic(|weak| {
@@ -72,7 +70,6 @@ impl HostBuilder {
                 types,
                 weak.clone(),
                 runtime,
-                Arc::clone(&shutting_down),
                 self.config.mailbox_capacity,
             ));
             let router = Router::new(Arc::clone(&local), cluster.clone(), Arc::clone(&fabric));
@@ -80,7 +77,6 @@ impl HostBuilder {
             HostInner {
                 config: self.config,
                 store: RwLock::new(Some(store)),
-                shutting_down,
                 cluster: cluster.clone(),
                 fabric,
                 address,

@@ -32,6 +32,9 @@ pub(crate) struct Router {
     pub(super) cluster: Option<Arc<Cluster>>,
     /// The host's resiliency policies, breakers and metrics.
     pub(super) fabric: Arc<Fabric>,
+    /// Whether actor calls take the policed path (`fabric.actors_policed()`, fixed at start):
+    /// kept here, so the fast path reads no further than the router.
+    policed: bool,
 }
 
 impl Router {
@@ -43,6 +46,7 @@ impl Router {
         Self {
             table,
             cluster,
+            policed: fabric.actors_policed(),
             fabric,
         }
     }
@@ -172,7 +176,7 @@ impl Dispatch for Router {
         id: &'a str,
         request: Request,
     ) -> Result<Reply<'a>, Error> {
-        if self.fabric.actors_policed() {
+        if self.policed {
             return Ok(Reply::Waiting(Box::pin(
                 self.send_policed(actor_type, id, request),
             )));
