@@ -60,7 +60,9 @@ pub(super) struct FabricSettings {
     pub(super) namespace: Option<String>,
     pub(super) resolver: Option<Arc<dyn NameResolver>>,
     pub(super) resiliency: Option<Resiliency>,
+    #[cfg(feature = "metrics")]
     pub(super) metrics_addr: Option<SocketAddr>,
+    #[cfg(feature = "metrics")]
     pub(super) http_limits: weft_http::Limits,
     pub(super) ejection: Option<Duration>,
     pub(super) security: Option<WorkloadIdentity>,
@@ -248,14 +250,17 @@ impl HostBuilder {
     }
 
     /// Serves Prometheus metrics at `http://{addr}/metrics` (see [`HostHandle::metrics_addr`]).
-    /// Defaults to no metrics (and no cost for them on the call path).
+    /// Defaults to no metrics (and no cost for them on the call path). Feature `metrics`.
+    #[cfg(feature = "metrics")]
     pub fn metrics(mut self, addr: SocketAddr) -> Self {
         self.fabric.metrics_addr = Some(addr);
         self
     }
 
     /// The connection limits of this host's HTTP endpoints (metrics): header-read and idle
-    /// timeouts and a connection cap. Defaults to [`weft_http::Limits::default`].
+    /// timeouts and a connection cap. Defaults to [`weft_http::Limits::default`]. Feature
+    /// `metrics`.
+    #[cfg(feature = "metrics")]
     pub fn http_limits(mut self, limits: weft_http::Limits) -> Self {
         self.fabric.http_limits = limits;
         self

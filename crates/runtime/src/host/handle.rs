@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+#[cfg(feature = "metrics")]
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -46,6 +47,7 @@ pub(crate) struct HostInner {
     pub(crate) fabric: Arc<Fabric>,
     /// Where other hosts reach this one, when it listens.
     pub(crate) address: Option<String>,
+    #[cfg(feature = "metrics")]
     pub(crate) metrics_addr: Option<SocketAddr>,
     pub(crate) reminders: Scheduler,
     /// The workload identity: mutual TLS on every host-to-host connection.
@@ -247,13 +249,22 @@ impl HostHandle {
         self.inner.address.as_deref()
     }
 
-    /// Where this host serves `/metrics`, if it does ([`HostBuilder::metrics`]).
+    /// Where this host serves `/metrics`, if it does ([`HostBuilder::metrics`]). Feature
+    /// `metrics`.
+    #[cfg(feature = "metrics")]
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.inner.metrics_addr
     }
 
-    /// This host's metrics, if it keeps them ([`HostBuilder::metrics`]).
+    /// This host's metrics, if it keeps them ([`HostBuilder::metrics`]). Feature `metrics`.
+    #[cfg(feature = "metrics")]
     pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.inner.fabric.metrics.as_ref()
+    }
+
+    /// Without the `metrics` feature: always `None`, for the recording sites.
+    #[cfg(not(feature = "metrics"))]
+    pub(crate) fn metrics(&self) -> Option<&Arc<Metrics>> {
         self.inner.fabric.metrics.as_ref()
     }
 

@@ -51,11 +51,7 @@ impl HostBuilder {
         let namespace = self.resolved_namespace();
         let peers = self.peers(&namespace, listener.is_some())?;
         let cluster = self.cluster_side(listener.as_ref().map(|(_, a)| *a), &peers);
-        let metrics = self
-            .fabric
-            .metrics_addr
-            .map(|addr| bind(addr, "metrics").map(|l| (l, Arc::new(Metrics::new()))))
-            .transpose()?;
+        let metrics = self.metrics_side()?;
         let fabric =
             self.service_fabric(namespace, &cluster, peers, metrics.as_ref().map(|(_, m)| m));
         let address = match &cluster {
@@ -84,6 +80,7 @@ impl HostBuilder {
                 cluster: cluster.clone(),
                 fabric,
                 address,
+                #[cfg(feature = "metrics")]
                 metrics_addr: metrics.as_ref().map(|((_, a), _)| *a),
                 reminders: Scheduler::new(self.reminders),
                 security: settings.security,
@@ -99,6 +96,7 @@ impl HostBuilder {
         let mut background = table.spawn_idle_scanners();
         background.push(tokio::spawn(crate::reminder::run::run(handle.clone())));
         let mut servers = Vec::new();
+        #[cfg(feature = "metrics")]
         if let Some(((listener, _), metrics)) = metrics {
             let listener = tokio::net::TcpListener::from_std(listener)
                 .map_err(|e| Error::new(ErrorKind::Unavailable, format!("listener: {e}")))?;
@@ -148,6 +146,21 @@ impl HostBuilder {
             placement_client,
             stop_servers,
         })
+    }
+
+    /// The metrics registry and its bound listener, when the host serves metrics.
+    #[cfg(feature = "metrics")]
+    fn metrics_side(&self) -> Result<Option<(Bound, Arc<Metrics>)>, Error> {
+        self.fabric
+            .metrics_addr
+            .map(|addr| bind(addr, "metrics").map(|l| (l, Arc::new(Metrics::new()))))
+            .transpose()
+    }
+
+    /// Without the `metrics` feature a host keeps no metrics.
+    #[cfg(not(feature = "metrics"))]
+    fn metrics_side(&self) -> Result<Option<(Bound, Arc<Metrics>)>, Error> {
+        Ok(None)
     }
 
     /// Checks the settings; a cluster host always fences.
@@ -301,8 +314,11 @@ impl HostBuilder {
     }
 }
 
+/// A bound listener and its address.
+type Bound = (std::net::TcpListener, SocketAddr);
+
 /// Binds a listener (non-blocking, for tokio) and returns it with its bound address.
-fn bind(addr: SocketAddr, what: &str) -> Result<(std::net::TcpListener, SocketAddr), Error> {
+fn bind(addr: SocketAddr, what: &str) -> Result<Bound, Error> {
     // Not `Unavailable`: a bad address or a port in use does not pass by retrying.
     let listener = std::net::TcpListener::bind(addr).map_err(|e| {
         Error::new(
