@@ -12,7 +12,9 @@ use crate::placement::ClusterConfig;
 use crate::reminder::ReminderConfig;
 use crate::resiliency::Resiliency;
 use crate::resolve::NameResolver;
-use crate::security::{AccessControl, WorkloadIdentity};
+use crate::security::AccessControl;
+#[cfg(feature = "tls")]
+use crate::security::WorkloadIdentity;
 use crate::service::server::Methods;
 use crate::service::{ServiceRequest, ServiceResponse};
 use crate::state::StateStore;
@@ -65,6 +67,7 @@ pub(super) struct FabricSettings {
     #[cfg(feature = "metrics")]
     pub(super) http_limits: weft_http::Limits,
     pub(super) ejection: Option<Duration>,
+    #[cfg(feature = "tls")]
     pub(super) security: Option<WorkloadIdentity>,
     pub(super) access_control: Option<AccessControl>,
 }
@@ -276,7 +279,7 @@ impl HostBuilder {
     /// Mutual TLS with this workload identity for every host-to-host connection (the invoke
     /// server and the channels to other hosts): see [`crate::security`]. Its SPIFFE id must
     /// name this host's app id and namespace. Defaults to none: plain text, logged as a warning
-    /// at start.
+    /// at start. Feature `tls`.
     ///
     /// # Examples
     /// ```no_run
@@ -293,6 +296,7 @@ impl HostBuilder {
     ///     .start()?;
     /// # Ok(()) }
     /// ```
+    #[cfg(feature = "tls")]
     pub fn security(mut self, identity: WorkloadIdentity) -> Self {
         self.fabric.security = Some(identity);
         self

@@ -23,7 +23,9 @@ use crate::invoke::request::{Dispatch, Request};
 use crate::placement::table::Lookup;
 use crate::placement::Cluster;
 use crate::reminder::scheduler::Scheduler;
-use crate::security::{AccessControl, WorkloadIdentity};
+use crate::security::AccessControl;
+#[cfg(feature = "tls")]
+use crate::security::WorkloadIdentity;
 use crate::service::call::{ServiceCall, ServiceResponse};
 use crate::service::client::Fabric;
 use crate::state::StateStore;
@@ -51,6 +53,7 @@ pub(crate) struct HostInner {
     pub(crate) metrics_addr: Option<SocketAddr>,
     pub(crate) reminders: Scheduler,
     /// The workload identity: mutual TLS on every host-to-host connection.
+    #[cfg(feature = "tls")]
     pub(crate) security: Option<WorkloadIdentity>,
     /// Who may call which service method.
     pub(crate) access_control: Option<Arc<AccessControl>>,
@@ -368,14 +371,23 @@ impl HostHandle {
         &self.inner.fabric
     }
 
-    /// The workload identity this host serves and calls with, when security is on.
+    /// The workload identity this host serves and calls with, when security is on. Feature
+    /// `tls`.
+    #[cfg(feature = "tls")]
     pub fn identity(&self) -> Option<&WorkloadIdentity> {
         self.inner.security.as_ref()
     }
 
     /// Whether host-to-host connections are mutual TLS.
+    #[cfg(feature = "tls")]
     pub(crate) fn is_secure(&self) -> bool {
         self.inner.security.is_some()
+    }
+
+    /// Without the `tls` feature host-to-host connections are plain text.
+    #[cfg(not(feature = "tls"))]
+    pub(crate) fn is_secure(&self) -> bool {
+        false
     }
 
     pub(crate) fn access_control(&self) -> Option<&AccessControl> {

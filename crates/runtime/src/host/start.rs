@@ -83,6 +83,7 @@ impl HostBuilder {
                 #[cfg(feature = "metrics")]
                 metrics_addr: metrics.as_ref().map(|((_, a), _)| *a),
                 reminders: Scheduler::new(self.reminders),
+                #[cfg(feature = "tls")]
                 security: settings.security,
                 access_control: settings.access_control.map(Arc::new),
                 actor_types,
@@ -114,7 +115,6 @@ impl HostBuilder {
                 listener,
                 handle.clone(),
                 Arc::new(settings.methods.clone()),
-                handle.identity(),
                 stop_servers.clone(),
             ));
         }
@@ -127,6 +127,7 @@ impl HostBuilder {
                     config,
                     app_id: handle.config().app_id.clone(),
                     actor_types: handle.actor_types(),
+                    #[cfg(feature = "tls")]
                     identity: handle.identity().cloned(),
                     drain: Arc::clone(&table) as Arc<dyn Drain>,
                 };
@@ -236,14 +237,29 @@ impl HostBuilder {
     /// app's), else plain text, with a warning when the host talks to others at all.
     fn peers(&self, namespace: &str, listens: bool) -> Result<Arc<Peers>, Error> {
         let max_message = wire_limit(self.config.max_request_bytes);
-        let Some(identity) = &self.fabric.security else {
-            if listens || self.cluster.is_some() || self.fabric.resolver.is_some() {
-                tracing::warn!(app_id = %self.config.app_id,
-                    "SECURITY IS OFF: host-to-host calls are plain text, unauthenticated and \
-                     unencrypted; use HostBuilder::security outside local development");
-            }
-            return Ok(Arc::new(Peers::default().max_message(max_message)));
-        };
+        #[cfg(feature = "tls")]
+        if let Some(identity) = &self.fabric.security {
+            return self.secure_peers(identity, namespace, max_message);
+        }
+        // Only a workload identity is checked against the namespace.
+        #[cfg(not(feature = "tls"))]
+        let _ = namespace;
+        if listens || self.cluster.is_some() || self.fabric.resolver.is_some() {
+            tracing::warn!(app_id = %self.config.app_id,
+                "SECURITY IS OFF: host-to-host calls are plain text, unauthenticated and \
+                 unencrypted; {PLAIN_TEXT_HINT}");
+        }
+        Ok(Arc::new(Peers::default().max_message(max_message)))
+    }
+
+    /// Channels over mutual TLS with `identity`, which must be this app's in `namespace`.
+    #[cfg(feature = "tls")]
+    fn secure_peers(
+        &self,
+        identity: &crate::security::WorkloadIdentity,
+        namespace: &str,
+        max_message: usize,
+    ) -> Result<Arc<Peers>, Error> {
         let id = identity.spiffe_id();
         if id.app_id() != self.config.app_id || id.namespace() != namespace {
             return Err(Error::new(
@@ -313,6 +329,13 @@ impl HostBuilder {
         })
     }
 }
+
+/// What the plain-text warning advises.
+#[cfg(feature = "tls")]
+const PLAIN_TEXT_HINT: &str = "use HostBuilder::security outside local development";
+#[cfg(not(feature = "tls"))]
+const PLAIN_TEXT_HINT: &str =
+    "build weft with its `tls` feature and use HostBuilder::security outside local development";
 
 /// A bound listener and its address.
 type Bound = (std::net::TcpListener, SocketAddr);
