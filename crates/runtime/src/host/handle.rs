@@ -118,8 +118,6 @@ impl CallOptions {
     }
 }
 
-/// One call on its way in, before it has found its actor.
-
 impl HostHandle {
     /// Calls `method` of actor `actor_type`/`id` with an encoded payload, activating the actor if
     /// needed, and waits for the reply until the host's default call timeout.

@@ -165,7 +165,7 @@ async fn session(
                     Done::FreshTable => {
                         fresh = true;
                         if let Some((at, duration)) = revive.take() {
-                            revive_lease(&cluster, at, duration);
+                            revive_lease(cluster, at, duration);
                         }
                     }
                 }
@@ -184,7 +184,7 @@ async fn session(
                         let duration = Duration::from_millis(lease.duration_ms);
                         let renewed = cluster.lease.renew(at, duration);
                         if !renewed && fresh {
-                            revive_lease(&cluster, at, duration);
+                            revive_lease(cluster, at, duration);
                         } else if !renewed {
                             if revive.is_none() {
                                 tracing::info!("no placement lease: waiting for a fresh table before serving");
