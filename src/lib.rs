@@ -23,11 +23,11 @@ pub use weft_runtime::{ServiceCall, ServiceRequest, ServiceResponse};
 
 // Durable state: the store trait and the stores that ship with weft (sled and Redis behind their
 // features).
-pub use weft_runtime::{MemoryStore, StateStore};
 #[cfg(feature = "redis")]
 pub use weft_runtime::RedisStore;
 #[cfg(feature = "sled")]
 pub use weft_runtime::SledStore;
+pub use weft_runtime::{MemoryStore, StateStore};
 
 // Errors.
 pub use weft_runtime::{Error, ErrorKind};

@@ -223,8 +223,8 @@ impl HostBuilder {
     }
 
     /// Listens for calls from other hosts at `addr` (port 0 picks a free port; see
-    /// [`HostHandle::address`]). Not needed in a cluster, which listens at its own address.
-    /// Defaults to not listening.
+    /// [`HostHandle::address`](crate::HostHandle::address)). Not needed in a cluster, which
+    /// listens at its own address. Defaults to not listening.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.fabric.listen = Some(addr);
         self
@@ -252,7 +252,8 @@ impl HostBuilder {
         self
     }
 
-    /// Serves Prometheus metrics at `http://{addr}/metrics` (see [`HostHandle::metrics_addr`]).
+    /// Serves Prometheus metrics at `http://{addr}/metrics` (see
+    /// [`HostHandle::metrics_addr`](crate::HostHandle::metrics_addr)).
     /// Defaults to no metrics (and no cost for them on the call path). Feature `metrics`.
     #[cfg(feature = "metrics")]
     pub fn metrics(mut self, addr: SocketAddr) -> Self {

@@ -203,7 +203,8 @@ impl HostHandle {
     /// The host's state store.
     ///
     /// # Errors
-    /// [`ErrorKind::ShuttingDown`] after [`Host::shutdown`], which releases the store.
+    /// [`ErrorKind::ShuttingDown`] after [`Host::shutdown`](crate::Host::shutdown), which
+    /// releases the store.
     pub fn store(&self) -> Result<Arc<dyn StateStore>, Error> {
         self.inner.store()
     }
@@ -245,19 +246,20 @@ impl HostHandle {
     }
 
     /// The address other hosts reach this one at, if it listens (in a cluster, or with
-    /// [`HostBuilder::listen`]).
+    /// [`HostBuilder::listen`](crate::HostBuilder::listen)).
     pub fn address(&self) -> Option<&str> {
         self.inner.address.as_deref()
     }
 
-    /// Where this host serves `/metrics`, if it does ([`HostBuilder::metrics`]). Feature
-    /// `metrics`.
+    /// Where this host serves `/metrics`, if it does
+    /// ([`HostBuilder::metrics`](crate::HostBuilder::metrics)). Feature `metrics`.
     #[cfg(feature = "metrics")]
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.inner.metrics_addr
     }
 
-    /// This host's metrics, if it keeps them ([`HostBuilder::metrics`]). Feature `metrics`.
+    /// This host's metrics, if it keeps them
+    /// ([`HostBuilder::metrics`](crate::HostBuilder::metrics)). Feature `metrics`.
     #[cfg(feature = "metrics")]
     pub fn metrics(&self) -> Option<&Arc<Metrics>> {
         self.inner.fabric.metrics.as_ref()
@@ -360,7 +362,7 @@ impl HostHandle {
     }
 
     /// Whether round-robin currently skips the instance at `address` (it failed to take a call
-    /// within the ejection period; see [`HostBuilder::ejection`]).
+    /// within the ejection period; see [`HostBuilder::ejection`](crate::HostBuilder::ejection)).
     pub fn is_ejected(&self, address: &str) -> bool {
         self.inner.fabric.balancer.is_ejected(address)
     }
