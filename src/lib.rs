@@ -21,8 +21,13 @@ pub use weft_runtime::{Reminder, ReminderInfo, ReminderOutcome, ReminderStats};
 // Service invocation between apps.
 pub use weft_runtime::{ServiceCall, ServiceRequest, ServiceResponse};
 
-// Durable state: the store trait and the stores that ship with weft.
-pub use weft_runtime::{MemoryStore, RedisStore, SledStore, StateStore};
+// Durable state: the store trait and the stores that ship with weft (sled and Redis behind their
+// features).
+#[cfg(feature = "redis")]
+pub use weft_runtime::RedisStore;
+#[cfg(feature = "sled")]
+pub use weft_runtime::SledStore;
+pub use weft_runtime::{MemoryStore, StateStore};
 
 // Errors.
 pub use weft_runtime::{Error, ErrorKind};

@@ -37,26 +37,45 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+// Without default features only what hosts share with placement is built: the protocol
+// (`proto`), the ring, and the SPIFFE id; `sentry` adds the CA, certificate checks and the TLS
+// accept loop, `server` the placement service itself.
+#[cfg(feature = "server")]
 mod config;
+#[cfg(feature = "server")]
 mod dissemination;
+#[cfg(feature = "sentry")]
 mod error;
+#[cfg(feature = "server")]
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "server")]
 mod http;
+#[cfg(feature = "server")]
 mod link;
+#[cfg(feature = "server")]
 mod membership;
+#[cfg(feature = "server")]
 #[doc(hidden)]
 pub mod process;
 pub mod proto;
 pub mod ring;
 pub mod sentry;
+#[cfg(feature = "server")]
 mod server;
+#[cfg(feature = "server")]
 mod spans;
+#[cfg(feature = "server")]
 mod state;
+#[cfg(feature = "sentry")]
 #[doc(hidden)]
 pub mod tls;
 
+#[cfg(feature = "server")]
 pub use config::{ConfigError, PlacementConfig};
+#[cfg(feature = "sentry")]
 pub use error::{Error, ErrorKind};
+#[cfg(feature = "server")]
 pub use server::{start, PlacementServer, RunningPlacement, DEFAULT_GRPC_ADDR};
+#[cfg(feature = "server")]
 pub use state::{HostState, PlacementState, TableState};

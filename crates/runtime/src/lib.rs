@@ -69,7 +69,11 @@ pub use host::{CallOptions, Host, HostBuilder, HostHandle};
 pub use placement::ClusterConfig;
 pub use reminder::{Reminder, ReminderConfig, ReminderInfo, ReminderOutcome, ReminderStats};
 pub use service::{ServiceCall, ServiceRequest, ServiceResponse};
-pub use state::{MemoryStore, RedisStore, SledStore, StateStore};
+#[cfg(feature = "redis")]
+pub use state::RedisStore;
+#[cfg(feature = "sled")]
+pub use state::SledStore;
+pub use state::{MemoryStore, StateStore};
 
 /// What `#[weft::actor]`-generated code uses. Not a public API: it may change in any release.
 #[doc(hidden)]

@@ -41,25 +41,39 @@
 //! # }
 //! ```
 
+// Without the `sentry` feature only the SPIFFE id (and the names below) remain: what hosts
+// need to name each other without TLS.
+#[cfg(feature = "sentry")]
 mod ca;
+#[cfg(feature = "sentry")]
 mod server;
 mod spiffe;
+#[cfg(feature = "sentry")]
 mod token;
+#[cfg(feature = "sentry")]
 pub mod verify;
 
+#[cfg(feature = "sentry")]
 use std::net::SocketAddr;
+#[cfg(feature = "sentry")]
 use std::sync::Arc;
+#[cfg(feature = "sentry")]
 use std::time::Duration;
 
+#[cfg(feature = "sentry")]
 use tokio_util::sync::CancellationToken;
 
+#[cfg(feature = "sentry")]
 pub use ca::{pem_certificates, CertificateAuthority, Issued, ROOT_CERT_FILE, ROOT_KEY_FILE};
 pub use spiffe::{SpiffeId, SpiffeIdError};
+#[cfg(feature = "sentry")]
 pub use token::JoinToken;
 
+#[cfg(feature = "sentry")]
 use crate::error::{Error, ErrorKind};
 
 /// The Sentry protocol (`weft.sentry.v1`), generated from `proto/weft/sentry/v1/sentry.proto`.
+#[cfg(feature = "sentry")]
 #[allow(
     missing_docs,
     unreachable_pub,
@@ -72,19 +86,23 @@ pub mod proto {
 }
 
 /// The default TTL of workload certificates: 24 hours.
+#[cfg(feature = "sentry")]
 pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
 /// The default trust domain.
 pub const DEFAULT_TRUST_DOMAIN: &str = "cluster.local";
 /// The default gRPC address of the Sentry.
+#[cfg(feature = "sentry")]
 pub const DEFAULT_SENTRY_ADDR: &str = "127.0.0.1:50003";
 /// The namespace of the Sentry's own identity.
 pub const SYSTEM_NAMESPACE: &str = "weft-system";
 /// The app id of the Sentry's own identity.
 pub const SENTRY_APP_ID: &str = "weft-sentry";
 /// How long the Sentry's own serving certificate is valid.
+#[cfg(feature = "sentry")]
 const SERVING_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Starts a [`Sentry`].
+#[cfg(feature = "sentry")]
 #[derive(Debug)]
 pub struct SentryBuilder {
     ca: Arc<CertificateAuthority>,
@@ -95,6 +113,7 @@ pub struct SentryBuilder {
 }
 
 /// The Sentry service; see the [module docs](self).
+#[cfg(feature = "sentry")]
 #[derive(Debug)]
 pub struct Sentry {
     local_addr: SocketAddr,
@@ -102,6 +121,7 @@ pub struct Sentry {
     task: tokio::task::JoinHandle<()>,
 }
 
+#[cfg(feature = "sentry")]
 impl Sentry {
     /// A builder signing with `ca` for hosts that show `token`.
     pub fn builder(ca: impl Into<Arc<CertificateAuthority>>, token: JoinToken) -> SentryBuilder {
@@ -128,6 +148,7 @@ impl Sentry {
     }
 }
 
+#[cfg(feature = "sentry")]
 impl SentryBuilder {
     /// The trust domain of the SPIFFE ids it issues. Default: `cluster.local`.
     pub fn trust_domain(mut self, trust_domain: impl Into<String>) -> Self {

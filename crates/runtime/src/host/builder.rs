@@ -12,7 +12,9 @@ use crate::placement::ClusterConfig;
 use crate::reminder::ReminderConfig;
 use crate::resiliency::Resiliency;
 use crate::resolve::NameResolver;
-use crate::security::{AccessControl, WorkloadIdentity};
+use crate::security::AccessControl;
+#[cfg(feature = "tls")]
+use crate::security::WorkloadIdentity;
 use crate::service::server::Methods;
 use crate::service::{ServiceRequest, ServiceResponse};
 use crate::state::StateStore;
@@ -60,9 +62,12 @@ pub(super) struct FabricSettings {
     pub(super) namespace: Option<String>,
     pub(super) resolver: Option<Arc<dyn NameResolver>>,
     pub(super) resiliency: Option<Resiliency>,
+    #[cfg(feature = "metrics")]
     pub(super) metrics_addr: Option<SocketAddr>,
+    #[cfg(feature = "metrics")]
     pub(super) http_limits: weft_http::Limits,
     pub(super) ejection: Option<Duration>,
+    #[cfg(feature = "tls")]
     pub(super) security: Option<WorkloadIdentity>,
     pub(super) access_control: Option<AccessControl>,
 }
@@ -218,8 +223,8 @@ impl HostBuilder {
     }
 
     /// Listens for calls from other hosts at `addr` (port 0 picks a free port; see
-    /// [`HostHandle::address`](crate::HostHandle::address)). Not needed in a cluster, which listens at its own address.
-    /// Defaults to not listening.
+    /// [`HostHandle::address`](crate::HostHandle::address)). Not needed in a cluster, which
+    /// listens at its own address. Defaults to not listening.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.fabric.listen = Some(addr);
         self
@@ -247,15 +252,19 @@ impl HostBuilder {
         self
     }
 
-    /// Serves Prometheus metrics at `http://{addr}/metrics` (see [`HostHandle::metrics_addr`](crate::HostHandle::metrics_addr)).
-    /// Defaults to no metrics (and no cost for them on the call path).
+    /// Serves Prometheus metrics at `http://{addr}/metrics` (see
+    /// [`HostHandle::metrics_addr`](crate::HostHandle::metrics_addr)).
+    /// Defaults to no metrics (and no cost for them on the call path). Feature `metrics`.
+    #[cfg(feature = "metrics")]
     pub fn metrics(mut self, addr: SocketAddr) -> Self {
         self.fabric.metrics_addr = Some(addr);
         self
     }
 
     /// The connection limits of this host's HTTP endpoints (metrics): header-read and idle
-    /// timeouts and a connection cap. Defaults to [`weft_http::Limits::default`].
+    /// timeouts and a connection cap. Defaults to [`weft_http::Limits::default`]. Feature
+    /// `metrics`.
+    #[cfg(feature = "metrics")]
     pub fn http_limits(mut self, limits: weft_http::Limits) -> Self {
         self.fabric.http_limits = limits;
         self
@@ -271,7 +280,7 @@ impl HostBuilder {
     /// Mutual TLS with this workload identity for every host-to-host connection (the invoke
     /// server and the channels to other hosts): see [`crate::security`]. Its SPIFFE id must
     /// name this host's app id and namespace. Defaults to none: plain text, logged as a warning
-    /// at start.
+    /// at start. Feature `tls`.
     ///
     /// # Examples
     /// ```no_run
@@ -288,6 +297,7 @@ impl HostBuilder {
     ///     .start()?;
     /// # Ok(()) }
     /// ```
+    #[cfg(feature = "tls")]
     pub fn security(mut self, identity: WorkloadIdentity) -> Self {
         self.fabric.security = Some(identity);
         self

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+#[cfg(feature = "metrics")]
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -21,7 +22,9 @@ use crate::invoke::request::{Dispatch, Request};
 use crate::placement::table::Lookup;
 use crate::placement::Cluster;
 use crate::reminder::scheduler::Scheduler;
-use crate::security::{AccessControl, WorkloadIdentity};
+use crate::security::AccessControl;
+#[cfg(feature = "tls")]
+use crate::security::WorkloadIdentity;
 use crate::service::call::{ServiceCall, ServiceResponse};
 use crate::service::client::Fabric;
 use crate::state::StateStore;
@@ -43,9 +46,11 @@ pub(crate) struct HostInner {
     pub(crate) fabric: Arc<Fabric>,
     /// Where other hosts reach this one, when it listens.
     pub(crate) address: Option<String>,
+    #[cfg(feature = "metrics")]
     pub(crate) metrics_addr: Option<SocketAddr>,
     pub(crate) reminders: Scheduler,
     /// The workload identity: mutual TLS on every host-to-host connection.
+    #[cfg(feature = "tls")]
     pub(crate) security: Option<WorkloadIdentity>,
     /// Who may call which service method.
     pub(crate) access_control: Option<Arc<AccessControl>>,
@@ -195,7 +200,8 @@ impl HostHandle {
     /// The host's state store.
     ///
     /// # Errors
-    /// [`ErrorKind::ShuttingDown`] after [`Host::shutdown`](crate::Host::shutdown), which releases the store.
+    /// [`ErrorKind::ShuttingDown`] after [`Host::shutdown`](crate::Host::shutdown), which
+    /// releases the store.
     pub fn store(&self) -> Result<Arc<dyn StateStore>, Error> {
         self.inner.store()
     }
@@ -242,13 +248,23 @@ impl HostHandle {
         self.inner.address.as_deref()
     }
 
-    /// Where this host serves `/metrics`, if it does ([`HostBuilder::metrics`](crate::HostBuilder::metrics)).
+    /// Where this host serves `/metrics`, if it does
+    /// ([`HostBuilder::metrics`](crate::HostBuilder::metrics)). Feature `metrics`.
+    #[cfg(feature = "metrics")]
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.inner.metrics_addr
     }
 
-    /// This host's metrics, if it keeps them ([`HostBuilder::metrics`](crate::HostBuilder::metrics)).
+    /// This host's metrics, if it keeps them
+    /// ([`HostBuilder::metrics`](crate::HostBuilder::metrics)). Feature `metrics`.
+    #[cfg(feature = "metrics")]
     pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.inner.fabric.metrics.as_ref()
+    }
+
+    /// Without the `metrics` feature: always `None`, for the recording sites.
+    #[cfg(not(feature = "metrics"))]
+    pub(crate) fn metrics(&self) -> Option<&Arc<Metrics>> {
         self.inner.fabric.metrics.as_ref()
     }
 
@@ -352,14 +368,23 @@ impl HostHandle {
         &self.inner.fabric
     }
 
-    /// The workload identity this host serves and calls with, when security is on.
+    /// The workload identity this host serves and calls with, when security is on. Feature
+    /// `tls`.
+    #[cfg(feature = "tls")]
     pub fn identity(&self) -> Option<&WorkloadIdentity> {
         self.inner.security.as_ref()
     }
 
     /// Whether host-to-host connections are mutual TLS.
+    #[cfg(feature = "tls")]
     pub(crate) fn is_secure(&self) -> bool {
         self.inner.security.is_some()
+    }
+
+    /// Without the `tls` feature host-to-host connections are plain text.
+    #[cfg(not(feature = "tls"))]
+    pub(crate) fn is_secure(&self) -> bool {
+        false
     }
 
     pub(crate) fn access_control(&self) -> Option<&AccessControl> {

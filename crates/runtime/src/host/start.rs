@@ -50,11 +50,7 @@ impl HostBuilder {
         let namespace = self.resolved_namespace();
         let peers = self.peers(&namespace, listener.is_some())?;
         let cluster = self.cluster_side(listener.as_ref().map(|(_, a)| *a), &peers);
-        let metrics = self
-            .fabric
-            .metrics_addr
-            .map(|addr| bind(addr, "metrics").map(|l| (l, Arc::new(Metrics::new()))))
-            .transpose()?;
+        let metrics = self.metrics_side()?;
         let fabric =
             self.service_fabric(namespace, &cluster, peers, metrics.as_ref().map(|(_, m)| m));
         let address = match &cluster {
@@ -80,8 +76,10 @@ impl HostBuilder {
                 cluster: cluster.clone(),
                 fabric,
                 address,
+                #[cfg(feature = "metrics")]
                 metrics_addr: metrics.as_ref().map(|((_, a), _)| *a),
                 reminders: Scheduler::new(self.reminders),
+                #[cfg(feature = "tls")]
                 security: settings.security,
                 access_control: settings.access_control.map(Arc::new),
                 actor_types,
@@ -95,6 +93,7 @@ impl HostBuilder {
         let mut background = table.spawn_idle_scanners();
         background.push(tokio::spawn(crate::reminder::run::run(handle.clone())));
         let mut servers = Vec::new();
+        #[cfg(feature = "metrics")]
         if let Some(((listener, _), metrics)) = metrics {
             let listener = tokio::net::TcpListener::from_std(listener)
                 .map_err(|e| Error::new(ErrorKind::Unavailable, format!("listener: {e}")))?;
@@ -112,7 +111,6 @@ impl HostBuilder {
                 listener,
                 handle.clone(),
                 Arc::new(settings.methods.clone()),
-                handle.identity(),
                 stop_servers.clone(),
             ));
         }
@@ -125,6 +123,7 @@ impl HostBuilder {
                     config,
                     app_id: handle.config().app_id.clone(),
                     actor_types: handle.actor_types(),
+                    #[cfg(feature = "tls")]
                     identity: handle.identity().cloned(),
                     drain: Arc::clone(&table) as Arc<dyn Drain>,
                 };
@@ -144,6 +143,21 @@ impl HostBuilder {
             placement_client,
             stop_servers,
         })
+    }
+
+    /// The metrics registry and its bound listener, when the host serves metrics.
+    #[cfg(feature = "metrics")]
+    fn metrics_side(&self) -> Result<Option<(Bound, Arc<Metrics>)>, Error> {
+        self.fabric
+            .metrics_addr
+            .map(|addr| bind(addr, "metrics").map(|l| (l, Arc::new(Metrics::new()))))
+            .transpose()
+    }
+
+    /// Without the `metrics` feature a host keeps no metrics.
+    #[cfg(not(feature = "metrics"))]
+    fn metrics_side(&self) -> Result<Option<(Bound, Arc<Metrics>)>, Error> {
+        Ok(None)
     }
 
     /// Checks the settings; a cluster host always fences.
@@ -219,14 +233,29 @@ impl HostBuilder {
     /// app's), else plain text, with a warning when the host talks to others at all.
     fn peers(&self, namespace: &str, listens: bool) -> Result<Arc<Peers>, Error> {
         let max_message = wire_limit(self.config.max_request_bytes);
-        let Some(identity) = &self.fabric.security else {
-            if listens || self.cluster.is_some() || self.fabric.resolver.is_some() {
-                tracing::warn!(app_id = %self.config.app_id,
-                    "SECURITY IS OFF: host-to-host calls are plain text, unauthenticated and \
-                     unencrypted; use HostBuilder::security outside local development");
-            }
-            return Ok(Arc::new(Peers::default().max_message(max_message)));
-        };
+        #[cfg(feature = "tls")]
+        if let Some(identity) = &self.fabric.security {
+            return self.secure_peers(identity, namespace, max_message);
+        }
+        // Only a workload identity is checked against the namespace.
+        #[cfg(not(feature = "tls"))]
+        let _ = namespace;
+        if listens || self.cluster.is_some() || self.fabric.resolver.is_some() {
+            tracing::warn!(app_id = %self.config.app_id,
+                "SECURITY IS OFF: host-to-host calls are plain text, unauthenticated and \
+                 unencrypted; {PLAIN_TEXT_HINT}");
+        }
+        Ok(Arc::new(Peers::default().max_message(max_message)))
+    }
+
+    /// Channels over mutual TLS with `identity`, which must be this app's in `namespace`.
+    #[cfg(feature = "tls")]
+    fn secure_peers(
+        &self,
+        identity: &crate::security::WorkloadIdentity,
+        namespace: &str,
+        max_message: usize,
+    ) -> Result<Arc<Peers>, Error> {
         let id = identity.spiffe_id();
         if id.app_id() != self.config.app_id || id.namespace() != namespace {
             return Err(Error::new(
@@ -297,8 +326,18 @@ impl HostBuilder {
     }
 }
 
+/// What the plain-text warning advises.
+#[cfg(feature = "tls")]
+const PLAIN_TEXT_HINT: &str = "use HostBuilder::security outside local development";
+#[cfg(not(feature = "tls"))]
+const PLAIN_TEXT_HINT: &str =
+    "build weft with its `tls` feature and use HostBuilder::security outside local development";
+
+/// A bound listener and its address.
+type Bound = (std::net::TcpListener, SocketAddr);
+
 /// Binds a listener (non-blocking, for tokio) and returns it with its bound address.
-fn bind(addr: SocketAddr, what: &str) -> Result<(std::net::TcpListener, SocketAddr), Error> {
+fn bind(addr: SocketAddr, what: &str) -> Result<Bound, Error> {
     // Not `Unavailable`: a bad address or a port in use does not pass by retrying.
     let listener = std::net::TcpListener::bind(addr).map_err(|e| {
         Error::new(

@@ -15,6 +15,7 @@ use super::proto::invoke_client::InvokeClient;
 use super::proto::{service_reply, CallRequest};
 use super::wire;
 use crate::error::{Error, ErrorKind};
+#[cfg(feature = "tls")]
 use crate::security::tls::TlsConnector;
 use crate::security::SpiffeId;
 use crate::service::ServiceResponse;
@@ -35,6 +36,8 @@ pub(crate) enum RemoteError {
 /// The channels to other hosts, by address: plain HTTP/2, or mutual TLS when the host has a
 /// workload identity.
 /// Who the callee must be: app `app_id` in `namespace` (`None`: the caller's own namespace).
+// Without the `tls` feature callers still say whom they mean, but nothing checks it.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Expected<'a> {
     pub(crate) namespace: Option<&'a str>,
@@ -45,9 +48,11 @@ pub(crate) struct Expected<'a> {
 pub(crate) struct Peers {
     /// By address, and by the identity the callee must have when one is expected.
     channels: DashMap<String, Channel, foldhash::fast::RandomState>,
+    #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ClientConfig>>,
     /// This host's own SPIFFE id (mTLS): its trust domain and namespace complete the identity
     /// each callee must prove. `None`: callees are checked against the trust domain only.
+    #[cfg(feature = "tls")]
     own: Option<SpiffeId>,
     /// The largest gRPC message sent or taken (see [`crate::config::wire_limit`]).
     max_message: usize,
@@ -57,7 +62,9 @@ impl Default for Peers {
     fn default() -> Self {
         Peers {
             channels: DashMap::default(),
+            #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "tls")]
             own: None,
             max_message: crate::config::wire_limit(crate::config::DEFAULT_MAX_REQUEST_BYTES),
         }
@@ -66,6 +73,7 @@ impl Default for Peers {
 
 impl Peers {
     /// Channels over mutual TLS with `tls`.
+    #[cfg(feature = "tls")]
     pub(crate) fn with_tls(tls: Arc<rustls::ClientConfig>) -> Self {
         Peers {
             tls: Some(tls),
@@ -75,12 +83,14 @@ impl Peers {
 
     /// Checks every callee's certificate against the app the call is meant for, in the trust
     /// domain (and, for actor calls, the namespace) of `own`, this host's identity.
+    #[cfg(feature = "tls")]
     pub(crate) fn expecting_peers_of(mut self, own: SpiffeId) -> Self {
         self.own = Some(own);
         self
     }
 
     /// The identity a callee must have for `expected`, when this host checks callees.
+    #[cfg(feature = "tls")]
     fn expected_id(&self, expected: Option<Expected<'_>>) -> Result<Option<SpiffeId>, RemoteError> {
         let (Some(own), Some(expected)) = (&self.own, expected) else {
             return Ok(None);
@@ -98,6 +108,12 @@ impl Peers {
                 ),
                 never_sent: true,
             })
+    }
+
+    /// Without the `tls` feature no host checks callees.
+    #[cfg(not(feature = "tls"))]
+    fn expected_id(&self, _: Option<Expected<'_>>) -> Result<Option<SpiffeId>, RemoteError> {
+        Ok(None)
     }
 
     /// Messages up to `max_message` bytes, each way.
@@ -133,12 +149,15 @@ impl Peers {
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(5));
+        #[cfg(feature = "tls")]
         let channel = match &self.tls {
             Some(tls) => endpoint.connect_with_connector_lazy(
                 TlsConnector::new(Arc::clone(tls)).expecting(expected),
             ),
             None => endpoint.connect_lazy(),
         };
+        #[cfg(not(feature = "tls"))]
+        let channel = endpoint.connect_lazy();
         self.channels.insert(key, channel.clone());
         Ok(channel)
     }

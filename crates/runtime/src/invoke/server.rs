@@ -14,8 +14,6 @@ use super::wire::{self, request_from_wire};
 use crate::config::wire_limit;
 use crate::error::Error;
 use crate::host::handle::HostHandle;
-use crate::security::tls::PeerInfo;
-use crate::security::WorkloadIdentity;
 use crate::service::server::Methods;
 
 /// The invoke service of one host.
@@ -26,24 +24,28 @@ pub(crate) struct InvokeService {
     methods: Arc<Methods>,
 }
 
-/// Serves the invoke service of `host` on `listener` (mutual TLS with `tls`) until `stop`.
+/// Serves the invoke service of `host` on `listener` (mutual TLS when the host has a workload
+/// identity) until `stop`.
 pub(crate) fn spawn(
     listener: tokio::net::TcpListener,
     host: HostHandle,
     methods: Arc<Methods>,
-    tls: Option<&WorkloadIdentity>,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
     let max_message = wire_limit(host.config().max_request_bytes);
+    #[cfg(feature = "tls")]
+    let tls = host
+        .identity()
+        .map(crate::security::WorkloadIdentity::server_config);
     let service = InvokeServer::new(InvokeService { host, methods })
         .max_decoding_message_size(max_message)
         .max_encoding_message_size(max_message);
-    let tls = tls.map(WorkloadIdentity::server_config);
     tokio::spawn(async move {
         // `Server::tcp_nodelay` does not apply to an incoming stream we hand over, so the
         // accepted sockets get it here; without it small replies wait ~40 ms for a delayed ACK
         // (found by the invoke_remote bench).
         let router = tonic::transport::Server::builder().add_service(service);
+        #[cfg(feature = "tls")]
         let served = match tls {
             Some(config) => {
                 let incoming = crate::security::tls::incoming(listener, config, stop.clone());
@@ -51,18 +53,26 @@ pub(crate) fn spawn(
                     .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
                     .await
             }
-            None => {
-                let incoming =
-                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-                router
-                    .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
-                    .await
-            }
+            None => serve_plain(router, listener, stop).await,
         };
+        #[cfg(not(feature = "tls"))]
+        let served = serve_plain(router, listener, stop).await;
         if let Err(e) = served {
             tracing::error!(error = %e, "the invoke service stopped");
         }
     })
+}
+
+/// Serves `router` in plain text, with `TCP_NODELAY` on every accepted socket.
+async fn serve_plain(
+    router: tonic::transport::server::Router,
+    listener: tokio::net::TcpListener,
+    stop: CancellationToken,
+) -> Result<(), tonic::transport::Error> {
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    router
+        .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
+        .await
 }
 
 #[tonic::async_trait]
@@ -104,10 +114,14 @@ impl Invoke for InvokeService {
     ) -> Result<tonic::Response<ServiceReply>, tonic::Status> {
         // Who calls comes from the verified certificate of the connection (put there by the TLS
         // accept loop), never from the request's own fields or headers.
+        #[cfg(feature = "tls")]
         let caller = request
             .extensions()
-            .get::<PeerInfo>()
+            .get::<crate::security::tls::PeerInfo>()
             .map(|peer| Arc::clone(&peer.identity));
+        // Plain text: no connection proves who calls.
+        #[cfg(not(feature = "tls"))]
+        let caller = None;
         let request = request.into_inner();
         let timeout = match request.timeout_micros {
             0 => self.host.config().call_timeout,

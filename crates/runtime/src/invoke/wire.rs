@@ -10,6 +10,7 @@ use crate::actor::deadline::Deadline;
 use crate::actor::id::{ActorId, ActorKey, ActorType};
 use crate::codec::Codec;
 use crate::error::{Error, ErrorKind};
+#[cfg(feature = "tls")]
 use crate::security::tls::HandshakeFailed;
 
 /// The wire code of `kind` (`Failure.kind`). These numbers are part of the protocol: hosts of
@@ -166,7 +167,7 @@ pub(crate) fn request_from_wire(
 /// Never sent: no connection could be made (refused, not connected), hyper canceled the request
 /// before it started writing it (the connection closed while it was queued; hyper's own pool
 /// retries exactly these), HTTP/2 refused the stream, or the TLS handshake failed before the
-/// callee accepted the connection ([`HandshakeFailed`]). Everything else is ambiguous and is not retried: a reset *or* a broken pipe fails
+/// callee accepted the connection (`HandshakeFailed`, feature `tls`). Everything else is ambiguous and is not retried: a reset *or* a broken pipe fails
 /// every stream of the connection, including requests the peer already received and ran before
 /// it died (found by the chaos test: retrying on `EPIPE` applied an increment twice).
 pub(crate) fn from_status(status: &tonic::Status, target: &str) -> (Error, bool) {
@@ -182,9 +183,12 @@ pub(crate) fn from_status(status: &tonic::Status, target: &str) -> (Error, bool)
             );
             // A TLS failure before the callee accepted the connection (a handshake racing a
             // certificate renewal, a refused certificate): no request bytes reached the app.
-            never_sent |= io
-                .get_ref()
-                .is_some_and(|inner| inner.is::<HandshakeFailed>());
+            #[cfg(feature = "tls")]
+            {
+                never_sent |= io
+                    .get_ref()
+                    .is_some_and(|inner| inner.is::<HandshakeFailed>());
+            }
         }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             never_sent |= h.is_canceled();
@@ -325,6 +329,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tls")]
     fn tls_handshake_failures_are_never_sent_and_other_tls_errors_are_not() {
         use std::sync::Arc;
         let tls = || {

@@ -22,7 +22,9 @@ use weft_placement::proto::placement_message::Body as PlacementBody;
 use weft_placement::proto::{Ack, Heartbeat, HostMessage, Leave, Order, Phase, Register};
 
 use super::{Cluster, ClusterConfig, Drain};
+#[cfg(feature = "tls")]
 use crate::security::tls::TlsConnector;
+#[cfg(feature = "tls")]
 use crate::security::WorkloadIdentity;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -35,6 +37,7 @@ pub(crate) struct Follower {
     pub(crate) app_id: String,
     pub(crate) actor_types: Vec<String>,
     /// Mutual TLS towards placement, when the host has a workload identity.
+    #[cfg(feature = "tls")]
     pub(crate) identity: Option<WorkloadIdentity>,
     /// The host's activations, drained when a table places them elsewhere.
     pub(crate) drain: Arc<dyn Drain>,
@@ -78,6 +81,7 @@ async fn session(
         .keep_alive_timeout(Duration::from_secs(5));
     // With a workload identity the stream is mutual TLS: placement's certificate must chain to
     // the trust bundle and be of the trust domain, and it sees ours.
+    #[cfg(feature = "tls")]
     let connect = async {
         match &host.identity {
             Some(identity) => {
@@ -88,6 +92,8 @@ async fn session(
             None => endpoint.connect().await,
         }
     };
+    #[cfg(not(feature = "tls"))]
+    let connect = endpoint.connect();
     let channel = tokio::select! {
         () = stop.cancelled() => return Ok(()),
         channel = connect => channel,

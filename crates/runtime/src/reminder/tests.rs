@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use crate::{
     Actor, ActorRegistration, Call, CallOrigin, Context, Error, ErrorKind, Host, HostBuilder,
-    MemoryStore, Reminder, ReminderConfig, ReminderOutcome, SledStore, StateStore,
+    MemoryStore, Reminder, ReminderConfig, ReminderOutcome, StateStore,
 };
 
 /// What the test actor saw: one line per reminder turn, `name:data`.
@@ -249,13 +249,15 @@ async fn repetitions_fire_exactly_n_times_on_memory() {
     fires_repetitions_then_ends(Arc::new(MemoryStore::new())).await;
 }
 
+#[cfg(feature = "sled")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repetitions_fire_exactly_n_times_on_sled() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path().join("s")).unwrap();
+    let store = crate::SledStore::open(dir.path().join("s")).unwrap();
     fires_repetitions_then_ends(Arc::new(store)).await;
 }
 
+#[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repetitions_fire_exactly_n_times_on_redis() {
     let server = crate::testing::RedisServer::start().unwrap();
@@ -378,13 +380,14 @@ async fn a_reminder_survives_deactivation_and_reactivates_its_actor() {
 
 /// The host is down while a periodic reminder is due several times; after a restart on the same
 /// sled directory the missed periods fire once, then the schedule goes on.
+#[cfg(feature = "sled")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missed_periods_coalesce_into_one_firing_after_a_restart_on_sled() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s");
     let log = Arc::new(Log::default());
     {
-        let store = Arc::new(SledStore::open(&path).unwrap());
+        let store = Arc::new(crate::SledStore::open(&path).unwrap());
         let host = builder(store, &log).start().unwrap();
         host.handle()
             .register_reminder(
@@ -405,7 +408,7 @@ async fn missed_periods_coalesce_into_one_firing_after_a_restart_on_sled() {
     let before = log.count("tick");
     // Down for 8 periods.
     tokio::time::sleep(Duration::from_millis(1_600)).await;
-    let store = Arc::new(SledStore::open(&path).unwrap());
+    let store = Arc::new(crate::SledStore::open(&path).unwrap());
     let host = builder(store, &log).start().unwrap();
     eventually(Duration::from_secs(5), "fired after restart", || {
         log.count("tick") > before
@@ -515,13 +518,13 @@ impl Actor for Racer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_period_fired_twice_is_counted_as_a_duplicate_and_not_applied_twice() {
-    let host = Host::builder()
+    let builder = Host::builder()
         .store(MemoryStore::new())
         .reminders(fast())
-        .metrics("127.0.0.1:0".parse().unwrap())
-        .register(ActorRegistration::new("racer", |_id| Racer))
-        .start()
-        .unwrap();
+        .register(ActorRegistration::new("racer", |_id| Racer));
+    #[cfg(feature = "metrics")]
+    let builder = builder.metrics("127.0.0.1:0".parse().unwrap());
+    let host = builder.start().unwrap();
     let h = host.handle();
     h.register_reminder(
         "racer",
@@ -550,7 +553,9 @@ async fn a_period_fired_twice_is_counted_as_a_duplicate_and_not_applied_twice() 
     );
     assert_eq!(h.reminder_stats().fired, 1);
     // The same counts reach Prometheus (recorded just after the stats, so allow a moment).
+    #[cfg(feature = "metrics")]
     let metrics = h.metrics().expect("metrics are on");
+    #[cfg(feature = "metrics")]
     for (result, n) in [("fired", 1), ("duplicate", 1)] {
         let line =
             format!(r#"weft_reminder_firings_total{{actor_type="racer",result="{result}"}} {n}"#);

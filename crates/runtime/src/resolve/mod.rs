@@ -20,11 +20,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind};
 
+#[cfg(feature = "dns")]
 mod dns;
 mod static_resolver;
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "dns")]
 pub use dns::{
     DnsResolver, DnsResolverBuilder, DEFAULT_ATTEMPTS, DEFAULT_MAX_TTL, DEFAULT_TEMPLATE,
     DEFAULT_TIMEOUT,

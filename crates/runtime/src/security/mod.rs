@@ -20,14 +20,17 @@
 //! [`ServiceRequest::caller`]: crate::ServiceRequest::caller
 
 mod authz;
+#[cfg(feature = "tls")]
 mod identity;
+#[cfg(feature = "tls")]
 pub(crate) mod tls;
 
 pub use authz::{AccessControl, Action, Decision};
+#[cfg(feature = "tls")]
 pub use identity::{SecurityConfig, WorkloadIdentity, DEFAULT_TRUST_DOMAIN};
 pub use weft_placement::sentry::SpiffeId;
 
-#[cfg(any(test, feature = "test-util"))]
+#[cfg(all(feature = "tls", any(test, feature = "test-util")))]
 pub(crate) use identity::roots_of as identity_roots;
 
 /// An error and its sources on one line (tonic's transport errors say little at the top).

@@ -122,7 +122,8 @@ impl ServiceRequest {
     }
 
     /// The trace this call belongs to (its `traceparent`), if it carries a valid one. Pass it
-    /// to [`ServiceCall::trace`](crate::ServiceCall::trace) so calls made while handling this one join the trace.
+    /// to [`ServiceCall::trace`](crate::ServiceCall::trace) so calls made while handling this
+    /// one join the trace.
     pub fn trace(&self) -> Option<TraceContext> {
         self.traceparent
             .as_deref()

@@ -7,21 +7,23 @@ use crate::testing::conformance::run_all;
 
 mod tests {
     use super::*;
-    use crate::state::{MemoryStore, SledStore};
+    use crate::state::MemoryStore;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn memory_store_conforms() {
         run_all(Arc::new(MemoryStore::new())).await;
     }
 
+    #[cfg(feature = "sled")]
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn sled_store_conforms() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path().join("state")).unwrap();
+        let store = crate::state::SledStore::open(dir.path().join("state")).unwrap();
         run_all(Arc::new(store)).await;
     }
 }
 
+#[cfg(feature = "redis")]
 mod redis_tests {
     use super::*;
     use crate::state::RedisStore;

@@ -11,12 +11,16 @@
 
 mod key;
 mod memory;
+#[cfg(feature = "redis")]
 mod redis_store;
+#[cfg(feature = "sled")]
 mod sled_store;
 
 pub use key::StateKey;
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
+#[cfg(feature = "sled")]
 pub use sled_store::SledStore;
 
 use std::fmt;
@@ -273,6 +277,7 @@ impl StoreError {
 
     /// The key the failing operation was about, when it was about one: batch operations and
     /// store-wide failures have none.
+    #[cfg(any(feature = "sled", feature = "redis"))]
     pub(crate) fn with_optional_key(self, key: Option<&StateKey>) -> Self {
         match key {
             Some(k) => self.with_key(k.clone()),

@@ -10,4 +10,6 @@ mod wire;
 
 pub use self::dns::FakeDns;
 pub use self::redis::RedisServer;
-pub use self::wire::{placement_stream, RawClient};
+#[cfg(feature = "tls")]
+pub use self::wire::placement_stream;
+pub use self::wire::RawClient;

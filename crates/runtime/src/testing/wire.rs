@@ -1,15 +1,19 @@
 //! A raw invoke client: sends service calls with whatever the caller claims to be, over a
 //! channel of the test's choosing (plain, TLS without a certificate, TLS with an identity).
-//! Security tests use it to show the callee believes the certificate, not the request.
+//! Security tests use it to show the callee believes the certificate, not the request. The TLS
+//! channels and `placement_stream` need the `tls` feature.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
+#[cfg(feature = "tls")]
+use crate::error::ErrorKind;
 use crate::invoke::client::{Peers, RemoteError};
 use crate::invoke::proto;
+#[cfg(feature = "tls")]
 use crate::security::WorkloadIdentity;
 use crate::service::ServiceResponse;
 
@@ -28,6 +32,7 @@ impl RawClient {
     }
 
     /// Mutual TLS with `identity`.
+    #[cfg(feature = "tls")]
     pub fn tls(identity: &WorkloadIdentity) -> Self {
         RawClient {
             peers: Peers::with_tls(identity.client_config()),
@@ -38,6 +43,7 @@ impl RawClient {
     ///
     /// # Errors
     /// [`ErrorKind::InvalidArgument`] for a bad bundle.
+    #[cfg(feature = "tls")]
     pub fn tls_without_certificate(
         trust_bundle_pem: &str,
         trust_domain: &str,
@@ -100,6 +106,7 @@ impl RawClient {
 ///
 /// # Errors
 /// [`ErrorKind::Unavailable`] when the connection or the stream cannot be opened.
+#[cfg(feature = "tls")]
 pub async fn placement_stream(
     placement: &str,
     identity: &WorkloadIdentity,
